@@ -1,0 +1,52 @@
+import pytest
+
+from turboyolo.config import ConfigError, build_config, load_schema
+from turboyolo.cli import main
+
+
+def test_every_key_documented_and_defaults_valid():
+    schema = load_schema()
+    assert len(schema) > 50
+    cfg = build_config()
+    for key, spec in schema.items():
+        assert spec.help, key
+        assert cfg[key] == spec.default
+
+
+def test_cli_values_are_typed():
+    cfg = build_config({"epochs": "3", "lr0": "0.02", "nesterov": "False", "name": "x"})
+    assert cfg.epochs == 3 and cfg.lr0 == 0.02 and cfg.nesterov is False and cfg.name == "x"
+
+
+def test_unknown_key_suggests_closest():
+    with pytest.raises(ConfigError, match="did you mean.*lr0"):
+        build_config({"lr00": "1"})
+
+
+def test_out_of_range_names_key_and_range():
+    with pytest.raises(ConfigError, match=r"mosaic=.*\[0, 1\]"):
+        build_config({"mosaic": "1.5"})
+    with pytest.raises(ConfigError, match="optimizer"):
+        build_config({"optimizer": "lion"})
+    with pytest.raises(ConfigError, match="epochs"):
+        build_config({"epochs": "2.5"})
+
+
+def test_cfg_file_then_cli_override(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 7\nlr0: 0.1\n")
+    cfg = build_config({"cfg": str(path), "lr0": "0.2"})
+    assert cfg.epochs == 7 and cfg.lr0 == 0.2
+    path.write_text("epoch: 7\n")
+    with pytest.raises(ConfigError, match=str(path)):
+        build_config({"cfg": str(path)})
+
+
+def test_comma_list_for_sweeps():
+    assert build_config({"nproc": "1,2"}).nproc == [1, 2]
+
+
+def test_cli_reports_bad_key_with_exit_2(capsys):
+    assert main(["train", "bogus_key=1"]) == 2
+    assert "unknown key 'bogus_key'" in capsys.readouterr().err
+    assert main(["help"]) == 0

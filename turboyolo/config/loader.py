@@ -1,0 +1,139 @@
+"""Build a validated run configuration: defaults < cfg=FILE.yaml < key=value overrides."""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import yaml
+
+from turboyolo.config.schema import KeySpec, load_schema
+
+
+class ConfigError(ValueError):
+    """A configuration value a user gave is unknown, mistyped or out of range."""
+
+
+class Config(dict):
+    """A plain, picklable dict with attribute access (so it crosses process spawns intact)."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key, value):
+        self[key] = value
+
+    def __getstate__(self):
+        return dict(self)
+
+    def __setstate__(self, state):
+        self.update(state)
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+_NULL = {"null", "none", "~", ""}
+
+
+def _parse_scalar(spec: KeySpec, raw: object, origin: str):
+    """Convert one raw value (a CLI string or a YAML scalar) to the key's type and check it."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.lower() in _NULL and spec.kind is not str:
+            return None if spec.default is None else _bad(spec, raw, origin)
+        if spec.kind is bool:
+            if text.lower() in _TRUE:
+                return True
+            if text.lower() in _FALSE:
+                return False
+            return _bad(spec, raw, origin)
+        if spec.kind in (int, float):
+            try:
+                value = float(text) if spec.kind is float else int(float(text))
+                if spec.kind is int and float(text) != int(float(text)):
+                    return _bad(spec, raw, origin)
+            except ValueError:
+                return _bad(spec, raw, origin)
+        else:
+            value = text
+    else:
+        value = raw
+        if value is None:
+            if spec.default is None:
+                return None
+            return _bad(spec, raw, origin)
+        if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if spec.kind is not None and not isinstance(value, spec.kind):
+            return _bad(spec, raw, origin)
+        if spec.kind in (int, float) and isinstance(value, bool):
+            return _bad(spec, raw, origin)
+        if spec.kind is None:
+            value = str(value)
+    if spec.low is not None and not (spec.low <= value <= spec.high):
+        return _bad(spec, raw, origin)
+    if spec.choices and str(value) not in spec.choices:
+        return _bad(spec, raw, origin)
+    return value
+
+
+def _bad(spec: KeySpec, raw: object, origin: str):
+    raise ConfigError(f"{origin}: {spec.name}={raw!r} is not valid: expected {spec.describe()} ({spec.help})")
+
+
+def parse_value(spec: KeySpec, raw: object, origin: str = "argument"):
+    """Numeric keys also accept a comma list (``nproc=1,2``) for sweeps; each item is checked."""
+    if spec.kind in (int, float) and isinstance(raw, str) and "," in raw:
+        return [_parse_scalar(spec, item, origin) for item in raw.split(",") if item.strip()]
+    if spec.kind in (int, float) and isinstance(raw, list):
+        return [_parse_scalar(spec, item, origin) for item in raw]
+    return _parse_scalar(spec, raw, origin)
+
+
+def unknown_key_error(key: str, origin: str) -> ConfigError:
+    close = difflib.get_close_matches(key, load_schema().keys(), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see `turboyolo help` for all keys"
+    return ConfigError(f"{origin}: unknown key '{key}'{hint}")
+
+
+def split_overrides(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Split CLI words into positional words and key=value pairs."""
+    positional, pairs = [], {}
+    for word in args:
+        if "=" in word:
+            key, value = word.split("=", 1)
+            pairs[key.strip().lstrip("-").replace("-", "_")] = value
+        else:
+            positional.append(word)
+    return positional, pairs
+
+
+def build_config(overrides: dict[str, object] | None = None, **kwargs) -> Config:
+    """Defaults, then ``cfg=`` file, then overrides; every value validated once, here."""
+    schema = load_schema()
+    overrides = dict(overrides or {}, **kwargs)
+    cfg = Config({k: s.default for k, s in schema.items()})
+    cfg_file = overrides.pop("cfg", None)
+    if cfg_file:
+        path = Path(str(cfg_file))
+        if not path.is_file():
+            raise ConfigError(f"cfg={cfg_file}: file not found")
+        with path.open() as fh:
+            file_values = yaml.safe_load(fh) or {}
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"{path}: expected a mapping of key: value")
+        for key, value in file_values.items():
+            if key not in schema:
+                raise unknown_key_error(key, str(path))
+            cfg[key] = parse_value(schema[key], value, str(path))
+    for key, value in overrides.items():
+        if key not in schema:
+            raise unknown_key_error(key, "argument")
+        cfg[key] = parse_value(schema[key], value, "argument")
+    return cfg
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(dict(cfg), sort_keys=False))

@@ -1,0 +1,1 @@
+"""Data side: dataset formats, label checks, image cache, augmentation and the loader."""

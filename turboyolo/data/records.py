@@ -1,0 +1,65 @@
+"""The in-memory form every dataset format is read into, and the problem report of a load.
+
+Every reader (YOLO, VOC, COCO) produces the same `DetectionData`, so the cache, loader, checks and
+converters never care which format the files were in.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ImageRecord:
+    """One usable image and its (already repaired) annotations.
+
+    boxes: (N, 4) float32 xyxy in pixels of the original image, clipped, positive area.
+    classes: (N,) int64 class ids in [0, len(names)).
+    """
+
+    path: str
+    width: int
+    height: int
+    boxes: np.ndarray
+    classes: np.ndarray
+    image_id: int = 0  # stable id within the split (COCO id when read from COCO)
+
+    def __post_init__(self):
+        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
+        self.classes = np.asarray(self.classes, dtype=np.int64).reshape(-1)
+
+
+@dataclass
+class DetectionData:
+    """A whole dataset: class names, usable images per split, and what was wrong with the input."""
+
+    names: list[str]
+    splits: dict[str, list[ImageRecord]]
+    report: "ProblemReport"
+    root: str = ""
+    format: str = ""  # "yolo" | "voc" | "coco"
+
+    def split(self, name: str) -> list[ImageRecord]:
+        if name not in self.splits:
+            raise KeyError(f"dataset {self.root} has no split '{name}' (has: {', '.join(self.splits) or 'none'})")
+        return self.splits[name]
+
+
+@dataclass
+class ProblemReport:
+    """Problems found while reading a dataset, grouped by kind, with the first few locations."""
+
+    max_locations: int = 5
+    counts: dict[str, int] = field(default_factory=dict)
+    locations: dict[str, list[str]] = field(default_factory=dict)
+    fatal: list[str] = field(default_factory=list)  # errors that make a split untrainable
+
+    def add(self, kind: str, location: str, message: str = "") -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        where = self.locations.setdefault(kind, [])
+        if len(where) < self.max_locations:
+            where.append(f"{location}: {message}" if message else location)
+
+    def total(self) -> int:
+        return sum(self.counts.values())

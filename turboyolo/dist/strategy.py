@@ -1,0 +1,93 @@
+"""The one interface through which the trainer talks to a synchronisation strategy.
+
+The training loop never branches on the engine or the sync mode: it calls these methods, and each
+strategy (single process, DDP, local SGD, ZeRO, FSDP, Horovod) decides what they mean.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+
+from turboyolo.dist.env import DistEnv
+
+
+class Strategy:
+    """Single-process training; the base every distributed strategy extends.
+
+    Lifecycle: ``wrap(model)`` -> ``make_optimizer(factory, model)`` -> per micro-step
+    ``sync_context(wrapped, sync)`` around forward+backward -> ``optimizer_step(...)`` ->
+    ``after_step(wrapped, step)``. Collectives (``all_reduce``, ``gather_objects``...) are no-ops here.
+    """
+
+    name = "single"
+
+    def __init__(self, cfg, env: DistEnv):
+        self.cfg = cfg
+        self.env = env
+
+    # --- model and optimizer -------------------------------------------------------------
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """Return the module to call forward on (e.g. DDP(model)); `model` is already on env.device."""
+        return model
+
+    def unwrap(self, wrapped: nn.Module) -> nn.Module:
+        """The plain model inside whatever `wrap` returned (for EMA, eval and saving)."""
+        return getattr(wrapped, "module", wrapped)
+
+    def make_optimizer(self, factory: Callable[[nn.Module], torch.optim.Optimizer], wrapped: nn.Module):
+        """factory(model) builds the optimizer with its parameter groups; strategies may wrap it."""
+        return factory(self.unwrap(wrapped))
+
+    def sync_context(self, wrapped: nn.Module, sync: bool):
+        """Context for one micro-step's forward+backward; sync=False skips gradient communication."""
+        return contextlib.nullcontext()
+
+    def optimizer_step(self, optimizer, scaler, params: Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:
+        """Unscale, clip and step. Returns the total gradient norm (a tensor; never read on the host here)."""
+        params = [p for p in params if p.grad is not None]
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        if max_norm > 0:
+            norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
+        else:
+            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        return norm
+
+    def after_step(self, wrapped: nn.Module, step: int) -> None:
+        """Called after every optimizer step (local SGD averages models here)."""
+
+    # --- state for checkpoints (full, unsharded, identical on every rank that calls it) -----
+    def model_state(self, wrapped: nn.Module) -> dict[str, torch.Tensor]:
+        return self.unwrap(wrapped).state_dict()
+
+    def optimizer_state(self, optimizer) -> dict[str, Any] | None:
+        """Full optimizer state, or None on ranks that do not hold it (sharded optimizers)."""
+        return optimizer.state_dict()
+
+    def load_optimizer_state(self, optimizer, state: dict[str, Any]) -> None:
+        optimizer.load_state_dict(state)
+
+    # --- collectives ---------------------------------------------------------------------
+    def all_reduce(self, tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
+        return tensor
+
+    def gather_objects(self, obj: Any) -> list[Any] | None:
+        """All ranks' `obj` as a list on the main rank, None elsewhere."""
+        return [obj]
+
+    def broadcast_object(self, obj: Any, src: int = 0) -> Any:
+        return obj
+
+    def barrier(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Tensor operations on boxes shared by the loss, NMS and metrics (no torchvision)."""
