@@ -1,0 +1,79 @@
+"""Checkpoints: atomic writes, safe loads (weights_only=True: no arbitrary pickle), RNG capture.
+
+Format (a dict of tensors and plain Python values only):
+  model: state_dict of the weights to use (EMA if enabled), spec: model spec dict, names: class names,
+  args: the run config, metrics: last validation, epoch: last finished epoch, step: optimizer steps,
+  train_state (for resume only): raw model, ema, optimizer, scaler, rng, sampler position.
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT_VERSION = 1
+
+
+def atomic_save(obj: dict, path: str | Path) -> None:
+    """Write to a temp file in the same folder, fsync, then rename: a kill never leaves a broken file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
+        raise ValueError(f"{path} is not a turboyolo checkpoint (missing 'model'/'spec')")
+    return ckpt
+
+
+def capture_rng() -> dict:
+    """RNG states as tensors and plain lists (weights_only-loadable)."""
+    np_state = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": _to_lists(random.getstate()),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    random.setstate(_to_tuples(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_lists(x):
+    return [_to_lists(v) for v in x] if isinstance(x, (tuple, list)) else x
+
+
+def _to_tuples(x):
+    return tuple(_to_tuples(v) for v in x) if isinstance(x, list) else x
+
+
+def strip_for_inference(ckpt: dict) -> dict:
+    """Drop the resume-only training state (smaller best.pt for deployment)."""
+    return {k: v for k, v in ckpt.items() if k != "train_state"}

@@ -1,0 +1,240 @@
+"""Wiring for a training run: process group, data, model, optimizer, EMA, resume, run folder.
+
+Everything the loop needs is built here once and held in a `TrainingSetup`; the loop itself
+(trainer.py) only reads it.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from turboyolo.config.derived import Derived, derive
+from turboyolo.engine import amp as amp_lib
+from turboyolo.engine.checkpoint import load_checkpoint, restore_rng
+from turboyolo.engine.ema import ModelEMA
+from turboyolo.engine.optim import build_optimizer, resolve_optimizer
+from turboyolo.engine.run_dir import RunDir, newest_last_checkpoint, next_run_dir
+from turboyolo.engine.schedule import Schedule
+
+
+@dataclass
+class TrainingSetup:
+    cfg: object
+    env: object
+    strategy: object
+    derived: Derived
+    names: list
+    model: torch.nn.Module
+    wrapped: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scaler: object
+    ema: ModelEMA | None
+    loss_fn: object
+    schedule: Schedule
+    timer: object
+    train_loader: object
+    val_loader: object
+    val_records: list
+    amp_dtype: torch.dtype | None
+    memory_format: torch.memory_format
+    run_dir: RunDir | None
+    train_flops_per_image: float = 0.0
+    peak_flops: float = 0.0
+    start_epoch: int = 0
+    resume_batch: int = 0
+    step: int = 0
+    iteration: int = 0
+    best_fitness: float = 0.0
+    best_epoch: int = -1
+    bad_steps: int = 0
+    mfu: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def mfu_from(self, images_per_s_per_rank: float) -> float:
+        """Model FLOPs utilisation: achieved training FLOP/s per rank over the device's measured peak."""
+        if not self.peak_flops or not self.train_flops_per_image:
+            return 0.0
+        self.mfu = images_per_s_per_rank * self.train_flops_per_image / self.peak_flops
+        return self.mfu
+
+    def print_diagnosis(self, row: dict, when: str) -> None:
+        try:
+            from turboyolo.perf.diagnosis import diagnose
+        except ImportError:
+            return
+        lines = diagnose(row, row.get("mfu") or None)
+        if lines:
+            print(f"diagnosis {when}: " + "; ".join(lines))
+
+    def write_plots(self, history: list[dict]) -> None:
+        from turboyolo.engine.plots import write_training_plots
+
+        write_training_plots(self.run_dir.path, history)
+
+
+def _seed_everything(seed: int, deterministic: bool) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def _threads(cfg, env) -> None:
+    """Split the cores between the processes of this node (torch defaults to all cores per process)."""
+    n = cfg.threads or max(1, (os.cpu_count() or 1) // max(env.local_world_size, 1))
+    if env.device.type == "cpu" or cfg.threads:
+        torch.set_num_threads(n)
+
+
+def _resolve_resume(cfg) -> Path | None:
+    if cfg.resume in (False, None, "False", "false", ""):
+        return None
+    if cfg.resume in (True, "True", "true"):
+        found = newest_last_checkpoint(cfg.project)
+        if found is None:
+            raise FileNotFoundError(f"resume=True but no */weights/last.pt under {cfg.project}")
+        return found
+    return Path(str(cfg.resume))
+
+
+def build_training_setup(cfg) -> TrainingSetup:
+    from turboyolo.data.formats import load_dataset
+    from turboyolo.data.loader import build_dataloader, build_image_cache
+    from turboyolo.dist.factory import setup_distributed
+    from turboyolo.loss.detection_loss import DetectionLoss
+    from turboyolo.model.build import build_model
+    from turboyolo.perf.timing import StepTimer
+
+    resume_path = _resolve_resume(cfg)
+    ckpt = load_checkpoint(resume_path) if resume_path else None
+    if ckpt is not None:  # resume continues the saved run with its own config
+        saved = dict(ckpt["args"])
+        saved.update({k: cfg[k] for k in ("verbose", "workers", "device", "nproc", "threads")})
+        saved["resume"] = str(resume_path)
+        cfg.update(saved)
+
+    env, strategy = setup_distributed(cfg)
+    _threads(cfg, env)
+    _seed_everything(cfg.seed, cfg.deterministic)
+
+    # rank 0 reads (and builds the label index cache) first, the others then read the cache
+    if env.is_main:
+        data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose)
+    strategy.barrier()
+    if not env.is_main:
+        data = load_dataset(cfg.data, cfg.cache_dir, verbose=False)
+    names = list(data.names)
+    train_records = data.split("train")
+    if cfg.fraction < 1.0:
+        train_records = train_records[: max(1, round(len(train_records) * cfg.fraction))]
+    val_records = data.splits.get("val") or []
+
+    model = build_model(cfg.model if ckpt is None else ckpt["spec"], len(names))
+    if ckpt is None and str(cfg.model).endswith(".pt"):
+        start = load_checkpoint(cfg.model)
+        model = build_model(start["spec"], len(names))
+        model.load_state_dict(start["model"], strict=False)
+    model.names = names
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(env.device, memory_format=memory_format)
+    if cfg.sync_bn and env.is_distributed:
+        from turboyolo.dist.sync_bn import convert_sync_batchnorm
+
+        model = convert_sync_batchnorm(model)
+
+    derived_probe = derive(cfg, env.world_size)
+    batches_per_epoch = max(1, -(-len(train_records) // derived_probe.global_batch))
+    total_steps = cfg.epochs * batches_per_epoch // derived_probe.accumulate
+    opt_name, base_lr = resolve_optimizer(cfg.optimizer, total_steps, len(names), cfg.lr0)
+    derived = derive(cfg, env.world_size, base_lr)
+
+    if ckpt is not None:
+        model.load_state_dict(ckpt["train_state"]["model"])
+    loss_fn = DetectionLoss(model, box=cfg.box, cls=cfg.cls, dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha, beta=cfg.tal_beta)
+    compiled = torch.compile(model) if cfg.compile else model
+    wrapped = strategy.wrap(compiled)
+    optimizer = strategy.make_optimizer(
+        lambda m: build_optimizer(m, opt_name, derived.lr0, cfg.momentum, derived.weight_decay, cfg.nesterov), wrapped)
+    amp_dtype = amp_lib.resolve_amp(cfg.amp, env.device)
+    scaler = amp_lib.make_scaler(env.device, amp_dtype)
+    ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau) if cfg.ema else None
+
+    cache = build_image_cache(train_records + val_records, cfg, rank=env.rank, local_rank=env.local_rank, strategy=strategy)
+    train_loader = build_dataloader(train_records, cfg, train=True, rank=env.rank, world_size=env.world_size,
+                                    batch_size=derived.per_rank_batch, cache=cache, seed=cfg.seed,
+                                    pin_memory=env.device.type == "cuda")
+    val_loader = None
+    if val_records and cfg.val:
+        val_loader = build_dataloader(val_records, cfg, train=False, rank=env.rank, world_size=env.world_size,
+                                      batch_size=max(derived.per_rank_batch, 1) * 2, cache=cache, seed=cfg.seed,
+                                      pin_memory=env.device.type == "cuda")
+    schedule = Schedule.from_config(cfg, derived.lr0, derived.accumulate, len(train_loader))
+
+    run_dir = None
+    if env.is_main:
+        path = resume_path.parent.parent if resume_path else next_run_dir(cfg.project, cfg.name, cfg.exist_ok)
+        run_dir = RunDir(path)
+        if ckpt is None:
+            run_dir.write_args(cfg, {**derived.as_dict(), "optimizer": opt_name})
+    setup = TrainingSetup(cfg, env, strategy, derived, names, model, wrapped, optimizer, scaler, ema, loss_fn, schedule,
+                          StepTimer(env.device), train_loader, val_loader, val_records, amp_dtype, memory_format, run_dir)
+
+    if ckpt is not None:
+        _restore(setup, ckpt)
+    _measure_complexity(setup, cfg, opt_name)
+    return setup
+
+
+def _restore(s: TrainingSetup, ckpt: dict) -> None:
+    state = ckpt["train_state"]
+    if state.get("world_size", s.env.world_size) != s.env.world_size and state["batch_in_epoch"]:
+        raise RuntimeError("a mid-epoch checkpoint resumes only at the world size that wrote it "
+                           f"({state['world_size']}); resume from an epoch-end last.pt instead")
+    if state["optimizer"] is not None:
+        s.strategy.load_optimizer_state(s.optimizer, state["optimizer"])
+    if s.ema is not None and state["ema"] is not None:
+        s.ema.load_state_dict(state["ema"])
+    if s.scaler is not None and state["scaler"]:
+        s.scaler.load_state_dict(state["scaler"])
+    restore_rng(state["rng"])
+    s.start_epoch = int(ckpt["epoch"])
+    s.resume_batch = int(state["batch_in_epoch"])
+    s.step, s.iteration = int(ckpt["step"]), int(state["iteration"])
+    s.best_fitness, s.best_epoch = float(state["best_fitness"]), int(state["best_epoch"])
+    if s.resume_batch:
+        s.train_loader.sampler.set_start(s.resume_batch * s.derived.per_rank_batch)
+    if s.run_dir is not None:
+        s.run_dir.truncate_results(s.start_epoch)
+    if s.env.is_main and s.cfg.verbose:
+        print(f"resuming {s.cfg.resume}: epoch {s.start_epoch + 1}, batch {s.resume_batch}, step {s.step}")
+
+
+def _measure_complexity(s: TrainingSetup, cfg, opt_name: str) -> None:
+    """Parameters and FLOPs, printed once; training FLOPs per image feed the MFU figure."""
+    from turboyolo.perf.flops import count_params, inference_flops_per_image, train_flops_per_image
+
+    params = count_params(s.model)
+    gflops = inference_flops_per_image(s.model, cfg.imgsz) / 1e9
+    s.train_flops_per_image = train_flops_per_image(s.model, cfg.imgsz)
+    try:
+        from turboyolo.perf.hardware import get_peak
+
+        s.peak_flops = get_peak(s.env.device, s.amp_dtype or torch.float32)
+    except Exception as err:  # MFU is informative; never fail a run over it
+        s.peak_flops = 0.0
+        if s.env.is_main:
+            print(f"turboyolo: peak FLOP/s unknown ({err}); MFU not reported")
+    if s.env.is_main and cfg.verbose:
+        amp_name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[s.amp_dtype]
+        print(f"model {cfg.model}: {params / 1e6:.2f} M parameters, {gflops:.2f} GFLOPs/image at {cfg.imgsz} "
+              f"(training {s.train_flops_per_image / 1e9:.2f} GFLOPs/image)")
+        print(f"{s.strategy.name} on {s.env.world_size} x {s.env.device.type}, {torch.get_num_threads()} threads/rank, "
+              f"amp {amp_name}, {'channels_last' if cfg.channels_last else 'NCHW'}, optimizer {opt_name}: "
+              f"{s.derived.describe()}")

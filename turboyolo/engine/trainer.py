@@ -1,0 +1,217 @@
+"""The training loop: setup -> (train_epoch -> validate -> save) x epochs -> final report.
+
+The loop is the same on one CPU, one GPU and many nodes: everything distributed goes through the
+Strategy object (turboyolo/dist), everything timed through the StepTimer (turboyolo/perf).
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from turboyolo.engine import amp as amp_lib
+from turboyolo.engine import schedule as schedule_lib
+from turboyolo.engine.checkpoint import atomic_save, capture_rng, load_checkpoint, restore_rng, strip_for_inference
+from turboyolo.engine.ema import ModelEMA
+from turboyolo.engine.progress import EpochProgress
+from turboyolo.engine.setup import TrainingSetup, build_training_setup
+from turboyolo.engine.validator import validate
+
+# Losses are read on the host only every this many micro-steps (each read is a device sync).
+LOG_EVERY = 10
+
+
+class Trainer:
+    """`Trainer(cfg).fit()` trains and returns the final summary dict.
+
+    callbacks: {"on_train_start" | "on_epoch_end" | "on_fit_end": [fn(trainer)]}; module-level
+    functions survive the in-process spawn used for multi-process runs.
+    """
+
+    def __init__(self, cfg, callbacks: dict | None = None):
+        self.cfg = cfg
+        self.callbacks = callbacks or {}
+        self.s: TrainingSetup | None = None
+        self.history: list[dict] = []
+        self.stop_reason = ""
+
+    # --- phases ------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        self.s = s = build_training_setup(self.cfg)
+        try:
+            self._run("on_train_start")
+            epoch = s.start_epoch
+            while epoch < self.cfg.epochs and not self.stop_reason:
+                row = self.train_epoch(epoch)
+                row.update(self.maybe_validate(epoch))
+                self.after_epoch(epoch, row)
+                epoch += 1
+            summary = self.after_train()
+            self._run("on_fit_end")
+            return summary
+        finally:
+            s.strategy.close()
+
+    def train_epoch(self, epoch: int) -> dict:
+        s, cfg = self.s, self.cfg
+        s.train_loader.dataset.set_epoch(epoch, cfg.epochs)
+        s.train_loader.sampler.set_epoch(epoch)
+        s.wrapped.train()
+        s.timer.reset()
+        loss_sum = torch.zeros(3, device=s.env.device)
+        micro_in_step = 0
+        batches = len(s.train_loader)
+        progress = EpochProgress(epoch, cfg.epochs, batches, enabled=s.env.is_main and cfg.verbose, start=s.resume_batch)
+        started = time.perf_counter()
+        s.timer.start_step()
+        for i, batch in enumerate(s.train_loader, start=s.resume_batch):
+            s.timer.lap("data")
+            images = batch["images"].to(s.env.device, non_blocking=True)
+            images = images.to(memory_format=s.memory_format).float().div_(255)
+            targets = batch["targets"].to(s.env.device, non_blocking=True)
+            s.timer.lap("h2d")
+
+            hyper = s.schedule.at(epoch, s.iteration)
+            schedule_lib.apply(s.optimizer, hyper)
+            micro_in_step += 1
+            sync = micro_in_step >= hyper["accumulate"] or i == batches - 1
+            with s.strategy.sync_context(s.wrapped, sync):
+                with amp_lib.autocast(s.env.device, s.amp_dtype):
+                    raw = s.wrapped(images)
+                loss, components = s.loss_fn(raw, targets)
+                s.timer.lap("forward")
+                # sum-reduced loss x world size: gradients equal one process with the global batch
+                scaled = loss * s.env.world_size
+                (s.scaler.scale(scaled) if s.scaler else scaled).backward()
+                s.timer.lap("backward")
+            loss_sum += components
+            s.iteration += 1
+            if sync:
+                self._optimizer_step(loss)
+                micro_in_step = 0
+                s.timer.lap("optimizer")
+            s.timer.end_step(images.shape[0] * s.env.world_size)
+            if (i + 1) % LOG_EVERY == 0 or i == batches - 1:
+                progress.update(i + 1, (loss_sum / (i + 1 - s.resume_batch)).tolist(), hyper["lr"][0], s.timer.summary(), s.mfu)
+            if cfg.save_period_steps and sync and s.step % cfg.save_period_steps == 0:
+                self.save_checkpoint(epoch, batch_in_epoch=i + 1, metrics={})
+            if self.stop_reason or (cfg.max_steps and s.step >= cfg.max_steps):
+                self.stop_reason = self.stop_reason or f"max_steps={cfg.max_steps} reached"
+                break
+            s.timer.start_step()
+        progress.close()
+        count = max(i + 1 - s.resume_batch, 1)
+        s.resume_batch = 0
+        loss_means = (s.strategy.all_reduce(loss_sum.clone()) / (count * s.env.world_size)).tolist()
+        timing = s.timer.summary()
+        row = {"epoch": epoch + 1, "box_loss": loss_means[0], "cls_loss": loss_means[1], "dfl_loss": loss_means[2]}
+        row["lr"] = s.optimizer.param_groups[0]["lr"]
+        row["epoch_s"] = time.perf_counter() - started
+        row["images_per_s"] = timing.get("images_per_s", 0.0)
+        row["images_per_s_per_rank"] = row["images_per_s"] / s.env.world_size
+        row["mfu"] = s.mfu_from(row["images_per_s_per_rank"])
+        for key in ("data_wait_share", "exposed_comm_share"):
+            row[key] = timing.get(key, 0.0)
+        for phase in ("data", "h2d", "forward", "backward", "optimizer", "other"):
+            row[f"{phase}_s"] = timing.get(f"{phase}_s", 0.0)
+        return row
+
+    def _optimizer_step(self, last_loss: torch.Tensor) -> None:
+        s = self.s
+        params = [p for p in s.model.parameters() if p.requires_grad]
+        # One host read per optimizer step (not per micro-step): a non-finite loss skips the update.
+        if not bool(torch.isfinite(last_loss)):
+            s.bad_steps += 1
+            s.optimizer.zero_grad(set_to_none=True)
+            warnings.warn(f"non-finite loss at step {s.step}: update skipped ({s.bad_steps} in a row)")
+            if s.bad_steps >= self.cfg.max_bad_steps:
+                self.stop_reason = (
+                    f"stopped: {s.bad_steps} non-finite losses in a row (max_bad_steps={self.cfg.max_bad_steps}); "
+                    "try a lower lr0, amp=off, or check the labels with `turboyolo check`"
+                )
+            return
+        s.bad_steps = 0
+        s.strategy.optimizer_step(s.optimizer, s.scaler, params, self.cfg.grad_clip)
+        s.optimizer.zero_grad(set_to_none=True)
+        s.step += 1
+        if s.ema is not None:
+            s.ema.update(s.model)
+        s.strategy.after_step(s.wrapped, s.step)
+
+    def maybe_validate(self, epoch: int) -> dict:
+        cfg, s = self.cfg, self.s
+        last = epoch == cfg.epochs - 1 or bool(self.stop_reason)
+        if not cfg.val or not s.val_loader or not ((epoch + 1) % cfg.val_period == 0 or last):
+            return {}
+        model = s.ema.module if s.ema is not None else s.model
+        metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
+                           plots_dir=s.run_dir.path if (last and cfg.plots and s.env.is_main) else None)
+        return metrics
+
+    def after_epoch(self, epoch: int, row: dict) -> None:
+        s, cfg = self.s, self.cfg
+        fitness = 0.1 * row.get("mAP50", 0.0) + 0.9 * row.get("mAP50-95", 0.0)
+        improved = fitness > s.best_fitness or s.best_epoch < 0
+        if improved:
+            s.best_fitness, s.best_epoch = fitness, epoch
+        self.history.append(row)
+        self.save_checkpoint(epoch + 1, 0, row, best=improved)  # collective: every rank calls it
+        if s.env.is_main:
+            s.run_dir.append_results({k: v for k, v in row.items() if not isinstance(v, (list, dict))})
+            if cfg.verbose and "mAP50" in row:
+                print(f"  val: P {row['precision']:.3f}  R {row['recall']:.3f}  mAP50 {row['mAP50']:.3f}  "
+                      f"mAP50-95 {row['mAP50-95']:.3f}   ({row['epoch_s']:.1f} s, {row['images_per_s']:.1f} img/s)")
+            if epoch == s.start_epoch and cfg.verbose:
+                s.print_diagnosis(row, "after the first epoch")
+        s.strategy.barrier()
+        if cfg.patience and epoch - s.best_epoch >= cfg.patience:
+            self.stop_reason = f"no improvement for {cfg.patience} epochs (best epoch {s.best_epoch + 1})"
+        self._run("on_epoch_end")
+
+    def after_train(self) -> dict:
+        s = self.s
+        last = self.history[-1] if self.history else {}
+        summary = dict(last)
+        summary.update({"run_dir": str(s.run_dir.path) if s.run_dir else "", "steps": s.step,
+                        "best_fitness": s.best_fitness, "stop_reason": self.stop_reason})
+        if s.env.is_main:
+            if self.stop_reason and self.cfg.verbose:
+                print(f"turboyolo: {self.stop_reason}")
+            if self.cfg.plots and self.history:
+                s.write_plots(self.history)
+            if self.cfg.verbose and self.history:
+                s.print_diagnosis(last, "at the end of training")
+                print(f"Results in {s.run_dir.path}  (weights/best.pt, results.csv, plots)")
+        return summary
+
+    # --- checkpoints -------------------------------------------------------------------------
+    def save_checkpoint(self, epoch: int, batch_in_epoch: int, metrics: dict, best: bool = False) -> None:
+        """epoch: epochs fully done; batch_in_epoch: batches done in the next epoch (mid-epoch saves)."""
+        s = self.s
+        optimizer_state = s.strategy.optimizer_state(s.optimizer)  # collective for sharded optimizers
+        model_state = s.strategy.model_state(s.wrapped)
+        if not s.env.is_main:
+            return
+        weights = s.ema.module.state_dict() if s.ema is not None else model_state
+        ckpt = {
+            "format": 1, "model": weights, "spec": s.model.spec, "names": s.names, "args": dict(self.cfg),
+            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+            "epoch": epoch, "step": s.step,
+            "train_state": {
+                "model": model_state, "optimizer": optimizer_state,
+                "ema": s.ema.state_dict() if s.ema is not None else None,
+                "scaler": s.scaler.state_dict() if s.scaler else None,
+                "rng": capture_rng(), "batch_in_epoch": batch_in_epoch, "iteration": s.iteration,
+                "best_fitness": s.best_fitness, "best_epoch": s.best_epoch, "world_size": s.env.world_size,
+            },
+        }
+        atomic_save(ckpt, s.run_dir.weights / "last.pt")
+        if best:
+            atomic_save(strip_for_inference(ckpt), s.run_dir.weights / "best.pt")
+
+    def _run(self, event: str) -> None:
+        for fn in self.callbacks.get(event, []):
+            fn(self)

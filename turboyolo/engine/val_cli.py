@@ -1,0 +1,48 @@
+"""`turboyolo val weights=best.pt [data=...] [split=val]`: COCO metrics of a checkpoint on one split."""
+from __future__ import annotations
+
+import torch
+
+from turboyolo.config import ConfigError
+
+
+def run(cfg, positional=None) -> int:
+    from turboyolo.data.formats import load_dataset
+    from turboyolo.data.loader import build_dataloader, build_image_cache
+    from turboyolo.dist.factory import setup_distributed
+    from turboyolo.engine import amp as amp_lib
+    from turboyolo.engine.checkpoint import load_checkpoint
+    from turboyolo.engine.validator import validate
+    from turboyolo.model.build import build_model
+
+    if not cfg.weights:
+        raise ConfigError("val needs weights=PATH.pt (e.g. runs/train/exp/weights/best.pt)")
+    ckpt = load_checkpoint(cfg.weights)
+    if cfg.data == "synthetic" and ckpt["args"].get("data") not in (None, "synthetic"):
+        cfg.data = ckpt["args"]["data"]  # default to the data the model was trained on
+    env, strategy = setup_distributed(cfg)
+    data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose and env.is_main)
+    records = data.split(cfg.split)
+    model = build_model(ckpt["spec"], len(ckpt["names"]))
+    model.load_state_dict(ckpt["model"])
+    model = model.to(env.device).eval()
+    model.fuse()
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    cfg.mosaic = 0.0
+    cache = build_image_cache(records, cfg, rank=env.rank, local_rank=env.local_rank, strategy=strategy)
+    loader = build_dataloader(records, cfg, train=False, rank=env.rank, world_size=env.world_size,
+                              batch_size=max(cfg.batch // env.world_size, 1), cache=cache, seed=cfg.seed)
+    amp_dtype = amp_lib.resolve_amp(cfg.amp, env.device)
+    plots = None
+    if env.is_main:
+        from pathlib import Path
+
+        plots = Path(cfg.project).parent / "val" if cfg.project == "runs/train" else Path(cfg.project)
+        plots.mkdir(parents=True, exist_ok=True)
+    metrics = validate(model, loader, records, ckpt["names"], strategy, cfg, amp_dtype, memory_format, plots_dir=plots)
+    if env.is_main:
+        print(f"{cfg.split}: {len(records)} images  P {metrics['precision']:.4f}  R {metrics['recall']:.4f}  "
+              f"mAP50 {metrics['mAP50']:.4f}  mAP50-95 {metrics['mAP50-95']:.4f}   (plots in {plots})")
+    strategy.close()
+    return 0

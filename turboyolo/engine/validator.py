@@ -1,0 +1,94 @@
+"""Distributed validation: every rank runs its shard, detections are gathered to rank 0 and scored.
+
+The gathered detections are exactly those a single process would produce (the validation sampler
+shards without padding), so the metrics equal single-process validation.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from turboyolo.engine import amp as amp_lib
+from turboyolo.metrics.detection import DetectionEvaluator
+from turboyolo.ops.nms import non_max_suppression
+
+
+def to_original_pixels(dets: torch.Tensor, scale_pad: torch.Tensor, orig_hw: torch.Tensor) -> torch.Tensor:
+    """Undo the letterbox. dets (n, 6) xyxy in network pixels -> xyxy in original image pixels, clipped."""
+    out = dets.clone()
+    scale, pad_x, pad_y = scale_pad.tolist()
+    out[:, [0, 2]] = (out[:, [0, 2]] - pad_x) / scale
+    out[:, [1, 3]] = (out[:, [1, 3]] - pad_y) / scale
+    h, w = orig_hw.tolist()
+    out[:, [0, 2]] = out[:, [0, 2]].clamp(0, w)
+    out[:, [1, 3]] = out[:, [1, 3]].clamp(0, h)
+    return out
+
+
+@torch.inference_mode()
+def predict_shard(model, loader, device, amp_dtype, memory_format, conf: float, iou: float, max_det: int,
+                  agnostic: bool) -> list[tuple[int, np.ndarray]]:
+    """[(dataset index, detections (n, 6) xyxy,score,class in original pixels)] for this rank's shard."""
+    was_training = model.training
+    model.eval()
+    results = []
+    for batch in loader:
+        images = batch["images"].to(device, non_blocking=True).to(memory_format=memory_format).float().div_(255)
+        with amp_lib.autocast(device, amp_dtype):
+            preds = model(images)
+        dets = non_max_suppression(preds.float(), conf, iou, max_det, agnostic=agnostic)
+        for k, det in enumerate(dets):
+            det = to_original_pixels(det.cpu(), batch["scale_pad"][k], batch["orig_shapes"][k])
+            results.append((int(batch["indices"][k]), det.numpy()))
+    model.train(was_training)
+    return results
+
+
+def validate(model, loader, records, names, strategy, cfg, amp_dtype, memory_format, plots_dir: Path | None = None) -> dict:
+    """Metrics dict (precision, recall, mAP50, mAP50-95 and per-class lists) on every rank."""
+    conf = 0.001 if cfg.conf is None else cfg.conf
+    local = predict_shard(model, loader, strategy.env.device, amp_dtype, memory_format, conf, cfg.iou, cfg.max_det,
+                          cfg.agnostic_nms)
+    gathered = strategy.gather_objects(local)
+    metrics = None
+    if gathered is not None:
+        by_index = dict(item for part in gathered for item in part)
+        order = sorted(by_index)
+        evaluator = DetectionEvaluator(list(names))
+        evaluator.add(
+            [records[i].image_id for i in order],
+            [records[i].boxes for i in order],
+            [records[i].classes for i in order],
+            [by_index[i] for i in order],
+        )
+        result = evaluator.compute()
+        metrics = {key: float(result[key]) for key in ("precision", "recall", "mAP50", "mAP50-95")}
+        if plots_dir is not None:
+            _plot(evaluator, result, names, plots_dir)
+        if cfg.save_json and plots_dir is not None:
+            _save_json(records, order, by_index, plots_dir / "predictions.json")
+    return strategy.broadcast_object(metrics)
+
+
+def _plot(evaluator, result, names, folder: Path) -> None:
+    try:
+        from turboyolo.plots.confusion_plot import plot_confusion_matrix
+        from turboyolo.plots.pr_curve import plot_pr_curve
+
+        plot_pr_curve(result, names, folder / "PR_curve.png")
+        plot_confusion_matrix(result, names, folder / "confusion_matrix.png")
+    except Exception as err:  # a plot must never cost a training run
+        print(f"turboyolo: validation plots skipped ({err})")
+
+
+def _save_json(records, order, by_index, path: Path) -> None:
+    """COCO results format: [{image_id, category_id, bbox [x, y, w, h], score}]."""
+    out = []
+    for i in order:
+        for x1, y1, x2, y2, score, cls in by_index[i].tolist():
+            out.append({"image_id": records[i].image_id, "category_id": int(cls), "score": round(score, 5),
+                        "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)]})
+    path.write_text(json.dumps(out))
