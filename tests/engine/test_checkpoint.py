@@ -1,0 +1,59 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from turboyolo.engine.checkpoint import atomic_save, load_checkpoint
+from turboyolo.engine.ema import ModelEMA
+
+
+class Evil:  # any class outside torch's safe list must not be unpickled
+    pass
+
+
+def test_roundtrip_is_weights_only(tmp_path):
+    path = tmp_path / "ck.pt"
+    atomic_save({"model": {"w": torch.arange(3.0)}, "spec": {"scale": "n"}, "names": ["a"]}, path)
+    assert torch.equal(load_checkpoint(path)["model"]["w"], torch.arange(3.0))
+
+
+def test_arbitrary_pickle_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {}, "spec": {}, "x": Evil()}, path)
+    with pytest.raises(Exception, match="weights_only"):
+        load_checkpoint(path)
+
+
+def test_kill_during_save_keeps_previous_checkpoint(tmp_path):
+    """A process killed mid-write leaves the old last.pt intact and no partial file named last.pt."""
+    path = tmp_path / "last.pt"
+    atomic_save({"model": {"w": torch.zeros(1)}, "spec": {"v": 1}}, path)
+    script = textwrap.dedent(f"""
+        import os, signal, torch
+        from turboyolo.engine import checkpoint
+        real_save = torch.save
+        def dying_save(obj, fh):
+            fh.write(b"partial bytes")
+            fh.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        checkpoint.torch.save = dying_save
+        checkpoint.atomic_save({{"model": {{"w": torch.ones(1)}}, "spec": {{"v": 2}}}}, {str(path)!r})
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL
+    assert load_checkpoint(path)["spec"] == {"v": 1}
+
+
+def test_ema_tracks_weights_with_warmup():
+    model = torch.nn.Linear(2, 1)
+    ema = ModelEMA(model, decay=0.9, tau=1.0)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for _ in range(200):
+        ema.update(model)
+    assert torch.allclose(ema.module.weight, torch.ones_like(model.weight), atol=1e-3)
+    assert ema.current_decay() == pytest.approx(0.9, rel=1e-6)
