@@ -27,7 +27,7 @@ LOG_EVERY = 10
 class Trainer:
     """`Trainer(cfg).fit()` trains and returns the final summary dict.
 
-    callbacks: {"on_train_start" | "on_epoch_end" | "on_fit_end": [fn(trainer)]}; module-level
+    callbacks: {"on_train_start" | "on_optimizer_step" | "on_epoch_end" | "on_fit_end": [fn(trainer)]}; module-level
     functions survive the in-process spawn used for multi-process runs.
     """
 
@@ -96,8 +96,10 @@ class Trainer:
             s.timer.end_step(images.shape[0] * s.env.world_size)
             if (i + 1) % LOG_EVERY == 0 or i == batches - 1:
                 progress.update(i + 1, (loss_sum / (i + 1 - s.resume_batch)).tolist(), hyper["lr"][0], s.timer.summary(), s.mfu)
-            if cfg.save_period_steps and sync and s.step % cfg.save_period_steps == 0:
-                self.save_checkpoint(epoch, batch_in_epoch=i + 1, metrics={})
+            if sync:
+                if cfg.save_period_steps and s.step % cfg.save_period_steps == 0:
+                    self.save_checkpoint(epoch, batch_in_epoch=i + 1, metrics={})
+                self._run("on_optimizer_step")
             if self.stop_reason or (cfg.max_steps and s.step >= cfg.max_steps):
                 self.stop_reason = self.stop_reason or f"max_steps={cfg.max_steps} reached"
                 break
