@@ -62,3 +62,12 @@ def ciou(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
     with torch.no_grad():
         alpha = v / (v - iou + (1 + eps))
     return iou - (centre2 / diag2 + v * alpha)
+
+
+def batched_box_iou(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-9) -> torch.Tensor:
+    """Pairwise IoU per batch element: a (..., N, 4) xyxy, b (..., M, 4) xyxy -> (..., N, M)."""
+    a, b = a.unsqueeze(-2), b.unsqueeze(-3)
+    top_left = torch.maximum(a[..., :2], b[..., :2])
+    bottom_right = torch.minimum(a[..., 2:], b[..., 2:])
+    inter = (bottom_right - top_left).clamp(min=0).prod(-1)
+    return inter / (box_area(a) + box_area(b) - inter + eps)
