@@ -5,9 +5,27 @@ converters never care which format the files were in.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be used: a split has no usable image, or its description is unreadable.
+
+    `report` holds every problem found before giving up (None when reading never started);
+    `data` what could be read (splits may be empty), for health reports.
+    """
+
+    def __init__(self, message: str, report: "ProblemReport | None" = None, data: "DetectionData | None" = None):
+        super().__init__(message)
+        self.report = report
+        self.data = data
+
+
+class DatasetWarning(UserWarning):
+    """One problem with one dataset item (file or file:line) that was repaired or skipped."""
 
 
 @dataclass
@@ -54,8 +72,12 @@ class ProblemReport:
     counts: dict[str, int] = field(default_factory=dict)
     locations: dict[str, list[str]] = field(default_factory=dict)
     fatal: list[str] = field(default_factory=list)  # errors that make a split untrainable
+    warn: bool = True  # emit one DatasetWarning per problem as it is added (never silent by default)
 
     def add(self, kind: str, location: str, message: str = "") -> None:
+        if self.warn:
+            warnings.warn(f"{location}: {message} [{kind}]" if message else f"{location} [{kind}]",
+                          DatasetWarning, stacklevel=2)
         self.counts[kind] = self.counts.get(kind, 0) + 1
         where = self.locations.setdefault(kind, [])
         if len(where) < self.max_locations:
