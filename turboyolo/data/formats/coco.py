@@ -153,6 +153,8 @@ def read_coco(data: str | Path, cache_dir: str | None = None) -> ParsedDataset:
         raw, _ = load_or_build(cache_file, [str(json_file)] + folders, lambda: _read_split(json_file), cache_dir, "coco")
         splits[split] = raw
         sources[split] = str(json_file)
+    usual = ("train", "val", "test")
+    splits = dict(sorted(splits.items(), key=lambda item: (usual.index(item[0]) if item[0] in usual else 3, item[0])))
     if len(splits) == 1:
         (only, raw), = splits.items()
         # One annotation file: train and validate on it (and say so) rather than refuse to run.
