@@ -32,20 +32,21 @@ def _int_env(*names: str, default: int) -> int:
     for name in names:
         value = os.environ.get(name)
         if value not in (None, ""):
-            return int(value)
+            return int(value.split("(")[0].split(",")[0])  # Slurm writes e.g. "2(x3)" or "2,1"
     return default
 
 
 def read_env(device_key: str | None = None) -> DistEnv:
-    """Ranks from torchrun (RANK/LOCAL_RANK/WORLD_SIZE), else Slurm (SLURM_PROCID...), else one process.
+    """Ranks from torchrun (RANK/LOCAL_RANK/WORLD_SIZE), else Slurm (SLURM_PROCID...), else horovodrun
+    (HOROVOD_RANK...), else one process.
 
     device_key: the config's `device` ("cpu", "0", "0,1", null). With several CUDA devices listed the
     local rank picks among them.
     """
-    rank = _int_env("RANK", "SLURM_PROCID", default=0)
-    world = _int_env("WORLD_SIZE", "SLURM_NTASKS", default=1)
-    local_rank = _int_env("LOCAL_RANK", "SLURM_LOCALID", default=0)
-    local_world = _int_env("LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE", default=world)
+    rank = _int_env("RANK", "SLURM_PROCID", "HOROVOD_RANK", default=0)
+    world = _int_env("WORLD_SIZE", "SLURM_NTASKS", "HOROVOD_SIZE", default=1)
+    local_rank = _int_env("LOCAL_RANK", "SLURM_LOCALID", "HOROVOD_LOCAL_RANK", default=0)
+    local_world = _int_env("LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE", "HOROVOD_LOCAL_SIZE", default=world)
     return DistEnv(rank, local_rank, world, local_world, select_device(device_key, local_rank))
 
 

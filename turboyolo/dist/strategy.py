@@ -64,7 +64,9 @@ class Strategy:
     def after_step(self, wrapped: nn.Module, step: int) -> None:
         """Called after every optimizer step (local SGD averages models here)."""
 
-    # --- state for checkpoints (full, unsharded, identical on every rank that calls it) -----
+    # --- state for checkpoints: full and unsharded on rank 0 -------------------------------
+    # Collective: EVERY rank must call model_state and optimizer_state (FSDP gathers shards,
+    # ZeRO consolidates, local SGD averages); only rank 0's result is guaranteed complete.
     def model_state(self, wrapped: nn.Module) -> dict[str, torch.Tensor]:
         return self.unwrap(wrapped).state_dict()
 

@@ -1,0 +1,97 @@
+"""A toy CNN with BatchNorm, a learnable toy data set, a training loop that drives any Strategy,
+and a helper that runs a function on N spawned gloo ranks and returns each rank's result.
+
+Stands in for the real detector in the distributed tests (the whole file runs in seconds on CPU).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from turboyolo.config import build_config
+
+
+class ToyNet(nn.Module):
+    """(B, 3, 8, 8) images -> (B, 4) class logits; two conv+BN+ReLU blocks."""
+
+    def __init__(self, classes: int = 4):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        )
+        self.head = nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x).mean((2, 3)))
+
+
+def toy_batch(index: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Global batch `index` of `size` images; the label is the sign pattern of two channel means."""
+    gen = torch.Generator().manual_seed(1000 + index)
+    x = torch.randn(size, 3, 8, 8, generator=gen)
+    y = (x[:, 0].mean((1, 2)) > 0).long() * 2 + (x[:, 1].mean((1, 2)) > 0).long()
+    return x, y
+
+
+def rank_slice(t: torch.Tensor, rank: int, world: int) -> torch.Tensor:
+    per = t.shape[0] // world
+    return t[rank * per:(rank + 1) * per]
+
+
+def train_toy(strategy, rank: int, world: int, steps: int, global_batch: int, accumulate: int = 1,
+              lr: float = 0.1, momentum: float = 0.9, model: nn.Module | None = None):
+    """SGD on toy batches through `strategy`; returns (wrapped, optimizer, per-step mean losses)."""
+    if model is None:
+        torch.manual_seed(0)
+        model = ToyNet()
+    wrapped = strategy.wrap(model)
+    optimizer = strategy.make_optimizer(lambda m: torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum), wrapped)
+    losses = []
+    for step in range(steps):
+        step_loss = torch.zeros(())
+        for micro in range(accumulate):
+            x, y = toy_batch(step * accumulate + micro, global_batch)
+            x, y = rank_slice(x, rank, world), rank_slice(y, rank, world)
+            with strategy.sync_context(wrapped, sync=micro == accumulate - 1):
+                loss = F.cross_entropy(wrapped(x), y) / accumulate
+                loss.backward()
+            step_loss += loss.detach()
+        strategy.optimizer_step(optimizer, None, strategy.unwrap(wrapped).parameters(), 0.0)
+        optimizer.zero_grad(set_to_none=True)
+        strategy.after_step(wrapped, step + 1)
+        losses.append(float(strategy.all_reduce(step_loss, "mean")))
+    return wrapped, optimizer, losses
+
+
+def _run_and_save(fn, out_dir: str, cfg):
+    from turboyolo.dist.factory import setup_distributed, teardown
+
+    env, strategy = setup_distributed(cfg, quiet_workers=False)
+    try:
+        result = fn(cfg, env, strategy)
+    finally:
+        teardown(strategy)
+    torch.save(result, Path(out_dir) / f"rank{env.rank}.pt")
+
+
+def run_ranks(fn, world: int = 2, **overrides) -> list:
+    """fn(cfg, env, strategy) on `world` spawned gloo ranks (fn must be module-level); results by rank."""
+    from turboyolo.dist.launch import launch
+
+    cfg = build_config({"nproc": world, "threads": 1, "device": "cpu", **overrides})
+    with tempfile.TemporaryDirectory() as out:
+        launch(functools.partial(_run_and_save, fn, out), cfg, world)
+        return [torch.load(os.path.join(out, f"rank{r}.pt"), weights_only=False) for r in range(world)]
+
+
+def max_state_diff(a: dict, b: dict) -> float:
+    """Largest absolute difference over the floating-point entries of two state dicts."""
+    assert a.keys() == b.keys(), set(a) ^ set(b)
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a if a[k].dtype.is_floating_point)

@@ -1,0 +1,83 @@
+"""Pick and set up the synchronisation strategy a config asks for: the only place that knows them all."""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import torch
+
+from turboyolo.dist.env import DistEnv, read_env
+from turboyolo.dist.strategy import Strategy
+
+# cfg.sync -> "module:Class"; imported only when chosen (FSDP and Horovod imports are heavy/optional).
+SYNC_STRATEGIES = {
+    "ddp": "turboyolo.dist.ddp:DDPStrategy",
+    "localsgd": "turboyolo.dist.local_sgd:LocalSGDStrategy",
+    "zero": "turboyolo.dist.zero:ZeroStrategy",
+    "fsdp": "turboyolo.dist.fsdp:FSDPStrategy",
+}
+
+
+def _load(path: str):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def make_strategy(cfg, env: DistEnv, watchdog=None) -> Strategy:
+    """The Strategy for cfg.engine / cfg.sync; the plain single-process one when world_size is 1."""
+    engine = cfg.get("engine", "torch")
+    if engine == "horovod":
+        return _load("turboyolo.dist.horovod:HorovodStrategy")(cfg, env)
+    if engine != "torch":
+        raise ValueError(f"engine={engine!r}: expected torch or horovod")
+    if not env.is_distributed:
+        return Strategy(cfg, env)
+    sync = cfg.get("sync", "ddp")
+    if sync not in SYNC_STRATEGIES:
+        raise ValueError(f"sync={sync!r}: expected one of {', '.join(SYNC_STRATEGIES)}")
+    return _load(SYNC_STRATEGIES[sync])(cfg, env, watchdog=watchdog)
+
+
+def threads_per_process(cfg, env: DistEnv) -> int:
+    """cfg.threads, or this machine's usable cores shared evenly by its local processes."""
+    if int(cfg.get("threads", 0) or 0) > 0:
+        return int(cfg.threads)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(env.local_world_size, 1))
+
+
+def silence_worker_output(env: DistEnv) -> None:
+    """Ranks other than 0 print nothing but errors: their stdout goes to /dev/null, stderr stays."""
+    if not env.is_main:
+        sys.stdout = open(os.devnull, "w")
+
+
+def setup_distributed(cfg, quiet_workers: bool = True) -> tuple[DistEnv, Strategy]:
+    """Read who we are, join the process group (if several ranks), start the hang watchdog.
+
+    Works for a single process, torchrun, Slurm srun, launch.py spawns and (engine=horovod) horovodrun.
+    """
+    if cfg.get("engine", "torch") == "horovod":
+        from turboyolo.dist.horovod import init_horovod
+
+        env = init_horovod(cfg)
+    else:
+        env = read_env(cfg.get("device"))
+    torch.set_num_threads(threads_per_process(cfg, env))
+    watchdog = None
+    if env.is_distributed and cfg.get("engine", "torch") == "torch":
+        from turboyolo.dist.process_group import init_process_group, open_side_store
+        from turboyolo.dist.watchdog import Watchdog, pg_timeout_s
+
+        timeout_s = float(cfg.get("dist_timeout", 1800))
+        init_process_group(env, cfg.get("dist_backend", "auto"), pg_timeout_s(timeout_s))
+        watchdog = Watchdog(env.rank, env.world_size, timeout_s, open_side_store(timeout_s)).start()
+    if quiet_workers:
+        silence_worker_output(env)
+    return env, make_strategy(cfg, env, watchdog)
+
+
+def teardown(strategy: Strategy) -> None:
+    """Stop the watchdog and leave the process group (safe to call once per setup)."""
+    strategy.close()

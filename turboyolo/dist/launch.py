@@ -1,0 +1,90 @@
+"""Spawn one worker process per GPU (`device=0,1,2,3`) or per CPU slot (`nproc=N`), in-process.
+
+The workers receive the picklable config and a picklable entry callable (a function, or an object
+such as a Trainer subclass with its callbacks), so nothing is lost to a re-executed script: no
+temporary files, no re-exec of the command line. This process hosts the rendezvous store (like
+torchrun's agent does), which avoids the race of picking a "free" port that another job takes.
+A failure on any rank stops all of them and re-raises that rank's traceback here.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any, Callable
+
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+_LAUNCH_VARS = ("RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "HOROVOD_RANK")
+
+
+def requested_world_size(cfg) -> int:
+    """Processes the config asks for on this machine: one per listed GPU, else cfg.nproc."""
+    device = str(cfg.get("device") or "").strip().lower().replace("cuda:", "")
+    if device and device != "cpu":
+        ids = [d for d in device.split(",") if d.strip()]
+        if len(ids) > 1:
+            return len(ids)
+    return int(cfg.get("nproc", 1) or 1)
+
+
+def already_launched() -> bool:
+    """True when torchrun, Slurm, mpirun or horovodrun started this process as one rank of many."""
+    return any(os.environ.get(name) not in (None, "") for name in _LAUNCH_VARS)
+
+
+def should_spawn(cfg) -> bool:
+    return requested_world_size(cfg) > 1 and not already_launched()
+
+
+def launch(entry: Callable[[Any], Any], cfg, nprocs: int | None = None, timeout_s: float | None = None) -> None:
+    """Run ``entry(cfg)`` in `nprocs` spawned processes with RANK/LOCAL_RANK/WORLD_SIZE set.
+
+    entry must be picklable (module-level function or picklable object). Blocks until all exit;
+    raises torch.multiprocessing.ProcessRaisedException / ProcessExitedException naming the
+    failing rank.
+    """
+    nprocs = nprocs or requested_world_size(cfg)
+    timeout = timedelta(seconds=timeout_s or float(cfg.get("dist_timeout", 1800)))
+    # port=0: the OS picks a free port and the store holds it, so no other process can take it.
+    store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False, timeout=timeout)
+    try:
+        mp.start_processes(_worker, args=(entry, cfg, nprocs, store.port), nprocs=nprocs, join=True,
+                           start_method="spawn")
+    finally:
+        del store
+
+
+def _worker(local_rank: int, entry: Callable[[Any], Any], cfg, world_size: int, port: int) -> None:
+    os.environ.update({
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "RANK": str(local_rank),
+        "LOCAL_RANK": str(local_rank),
+        "WORLD_SIZE": str(world_size),
+        "LOCAL_WORLD_SIZE": str(world_size),
+        # Connect to the parent's store as clients instead of rank 0 starting a second one.
+        "TORCHELASTIC_USE_AGENT_STORE": "True",
+    })
+    entry(cfg)
+
+
+class TrainEntry:
+    """Picklable ``cfg -> Trainer(cfg, callbacks).fit()``; a Trainer subclass and its callbacks
+    (module-level functions) reach every worker unchanged."""
+
+    def __init__(self, trainer_cls=None, callbacks: dict | None = None):
+        self.trainer_cls = trainer_cls
+        self.callbacks = callbacks
+
+    def __call__(self, cfg):
+        if self.trainer_cls is None:
+            from turboyolo.engine.trainer import Trainer
+
+            return Trainer(cfg, self.callbacks).fit()
+        return self.trainer_cls(cfg, self.callbacks).fit()
+
+
+def spawn_training(cfg, nprocs: int | None = None, trainer_cls=None, callbacks: dict | None = None) -> None:
+    """`turboyolo train device=0,1` / `nproc=2`: one Trainer per spawned rank."""
+    launch(TrainEntry(trainer_cls, callbacks), cfg, nprocs)
