@@ -1,0 +1,88 @@
+"""`turboyolo bench`: well-formed JSON with positive, consistent figures (tiny sizes to stay fast)."""
+import json
+import sys
+
+import pytest
+
+from turboyolo.config import build_config
+from turboyolo.perf import bench_cli
+from turboyolo.perf.scaling_bench import forwarded_overrides, torchrun_command
+
+REQUIRED = ("params", "gflops", "train_gflops_per_image", "train_images_per_s", "loader_images_per_s", "peak_fraction")
+
+
+def _bench(tmp_path, *words):
+    out = tmp_path / "bench.json"
+    pairs = dict(w.split("=", 1) for w in words)
+    cfg = build_config({"model": "n", "imgsz": "32", "batch": "2", "bench_steps": "1", "workers": "0",
+                        "threads": "1", "out": str(out), **pairs})
+    assert bench_cli.run(cfg, ["model"]) == 0
+    return json.loads(out.read_text())
+
+
+def _fake_peak(device, **_):
+    from turboyolo.perf.hardware import machine_key
+
+    return {"key": machine_key(device), "matmul_fp32_flops": 1e11, "matmul_bf16_flops": 5e10, "copy_bytes_per_s": 1e10}
+
+
+def test_bench_model_json_is_positive_and_consistent(tmp_path, monkeypatch):
+    from turboyolo.perf import hardware
+
+    monkeypatch.setitem(sys.modules, "turboyolo.engine.trainer", None)  # fast path: the fallback loop
+    monkeypatch.setattr(hardware, "measure_peak", _fake_peak)  # bench hw is tested on its own
+    figures = _bench(tmp_path, "data=synthetic")
+    assert all(key in figures for key in REQUIRED)
+    for key in ("params", "gflops", "train_gflops_per_image", "train_images_per_s", "peak_fraction", "loader_images_per_s",
+                "forward_s_per_batch", "forward_backward_s_per_batch"):
+        assert figures[key] > 0, key
+    # backward costs about twice the forward: training FLOPs ~ 3x inference, within 20%
+    assert 0.8 * 3 <= figures["train_gflops_per_image"] / figures["gflops"] <= 1.2 * 3
+    assert figures["forward_backward_s_per_batch"] > figures["forward_s_per_batch"]
+    assert figures["peak_fraction"] == pytest.approx(
+        figures["train_gflops_per_image"] * 1e9 * figures["train_images_per_s"] / figures["peak_flops"])
+    assert "fallback" in figures["train_source"]
+
+
+@pytest.mark.slow
+def test_bench_model_with_real_trainer_and_loader(tmp_path):
+    figures = _bench(tmp_path, "data=synthetic")
+    assert figures["train_images_per_s"] > 0 and figures["train_source"].startswith("trainer")
+    assert figures["train_breakdown"]["forward_s"] > 0
+
+
+def test_bench_hw_json(tmp_path, monkeypatch):
+    from turboyolo.perf import hardware
+
+    monkeypatch.setattr(hardware, "measure_matmul_flops", lambda device, dtype, **_: 1e11)
+    monkeypatch.setattr(hardware, "measure_copy_bandwidth", lambda device, **_: 1e10)
+    out = tmp_path / "hw.json"
+    assert bench_cli.run(build_config({"out": str(out)}), ["hw"]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["matmul_fp32_flops"] == 1e11 and figures["copy_bytes_per_s"] == 1e10
+
+
+def test_bench_scaling_predict_json(tmp_path):
+    out = tmp_path / "predict.json"
+    cfg = build_config({"gpus": "8", "nodes": "4", "link_gbps": "100", "step_s": "0.2", "out": str(out)})
+    assert bench_cli.run(cfg, ["scaling", "predict"]) == 0
+    figures = json.loads(out.read_text())
+    assert [r["devices"] for r in figures["table"]] == [1, 2, 4, 8]
+    assert all(0 < r["efficiency"] <= 1 for r in figures["table"])
+    assert len(figures["yolov5l_validation"]["rows"]) == 3
+
+
+def test_scaling_runs_forward_only_changed_keys_and_use_no_shell():
+    cfg = build_config({"model": "s", "imgsz": "320", "nproc": "1,2", "amp": "off", "name": "x"})
+    words = forwarded_overrides(cfg)
+    assert "model=s" in words and "imgsz=320" in words and "amp=off" in words
+    assert not any(w.startswith(("nproc=", "name=", "batch=")) for w in words)
+    command = torchrun_command(2, ["bench", "train_once"] + words)
+    assert command[:3] == [sys.executable, "-m", "torch.distributed.run"] and "2" in command
+
+
+def test_unknown_bench_command_is_a_config_error():
+    from turboyolo.config import ConfigError
+
+    with pytest.raises(ConfigError):
+        bench_cli.run(build_config({}), ["bogus"])

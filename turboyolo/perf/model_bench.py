@@ -1,0 +1,211 @@
+"""`turboyolo bench model=n imgsz=640 batch=16`: one model's cost and speed on this machine.
+
+Measures, in one run: parameters; inference GFLOPs and training GFLOPs per image; forward
+(inference) and forward+backward time per batch, median of `bench_steps` after warm-up; training
+images/s through the real trainer (`Trainer(cfg).fit()`, one epoch capped at `bench_steps`
+optimizer steps, no validation); data-loader images/s alone; and the fraction of the device's
+measured peak FLOP/s the training reaches.
+
+Complexity (params, GFLOPs, forward timings) uses 80 classes, as published model tables do;
+the training run uses the dataset's classes.
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+
+import torch
+
+from turboyolo.perf.flops import count_params, inference_flops_per_image, train_flops_per_image
+
+PUBLISHED_CLASSES = 80
+WARMUP_STEPS = 2
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _median_seconds(fn, device: torch.device, steps: int) -> float:
+    for _ in range(WARMUP_STEPS):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def synthetic_targets(batch: int, device: torch.device, classes: int) -> torch.Tensor:
+    """Three boxes per image, (N, 6) [image_index, class, cx, cy, w, h] in 0..1 (like a real batch)."""
+    generator = torch.Generator().manual_seed(0)
+    rows = []
+    for index in range(batch):
+        for _ in range(3):
+            cx, cy = (0.2 + 0.6 * torch.rand(2, generator=generator)).tolist()
+            w, h = (0.05 + 0.3 * torch.rand(2, generator=generator)).tolist()
+            rows.append([index, int(torch.randint(classes, (1,), generator=generator)), cx, cy, w, h])
+    return torch.tensor(rows, dtype=torch.float32, device=device)
+
+
+def time_model(model, loss_fn, cfg, device: torch.device, amp_dtype, steps: int) -> dict:
+    """Forward (eval, no grad) and forward+backward (train, with loss) seconds per batch, medians."""
+    from turboyolo.engine.amp import autocast
+
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    images = torch.rand(cfg.batch, 3, cfg.imgsz, cfg.imgsz, device=device).to(memory_format=memory_format)
+    targets = synthetic_targets(cfg.batch, device, PUBLISHED_CLASSES)
+
+    def forward():
+        with torch.no_grad(), autocast(device, amp_dtype):
+            model(images)
+
+    def forward_backward():
+        with autocast(device, amp_dtype):
+            raw = model(images)
+        loss, _ = loss_fn(raw, targets)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+
+    model.eval()
+    forward_s = _median_seconds(forward, device, steps)
+    model.train()
+    forward_backward_s = _median_seconds(forward_backward, device, steps)
+    return {"forward_s_per_batch": forward_s, "forward_backward_s_per_batch": forward_backward_s}
+
+
+def train_images_per_s(cfg, allow_fallback: bool = True) -> dict:
+    """Short real training run: Trainer(cfg).fit() with epochs=1, max_steps=bench_steps, no val/plots.
+
+    With allow_fallback, a trainer that cannot be imported or fails is replaced by a plain
+    forward+backward+optimizer loop on random images, and "train_source" says so and why.
+    """
+    try:
+        return _trainer_run(cfg)
+    except Exception as err:
+        if not allow_fallback:
+            raise
+        reason = f"{type(err).__name__}: {err}"
+        return fallback_training_loop(cfg) | {"train_source": f"fallback loop, NOT the trainer ({reason})"}
+
+
+def _trainer_run(cfg) -> dict:
+    from turboyolo.engine.trainer import Trainer
+
+    run_cfg = type(cfg)(cfg)
+    project = tempfile.mkdtemp(prefix="turboyolo-bench-")
+    # accumulate=1: every batch is an optimizer step, so max_steps counts batches.
+    run_cfg.update(epochs=1, max_steps=cfg.bench_steps, val=False, plots=False, verbose=False,
+                   project=project, name="bench", exist_ok=True, accumulate=1, resume=False)
+    summary = Trainer(run_cfg).fit()
+    summary["train_source"] = "trainer (epochs=1, max_steps=bench_steps, val=False)"
+    return summary
+
+
+def fallback_training_loop(cfg) -> dict:
+    """forward + loss + backward + SGD step on random images, timed with StepTimer."""
+    from turboyolo.dist.env import select_device
+    from turboyolo.loss import DetectionLoss
+    from turboyolo.model import build_model
+    from turboyolo.perf.timing import StepTimer
+
+    device = select_device(cfg.device)
+    model = build_model(cfg.model, cfg.classes).to(device).train()
+    loss_fn = DetectionLoss(model)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    images = torch.rand(cfg.batch, 3, cfg.imgsz, cfg.imgsz, device=device)
+    targets = synthetic_targets(cfg.batch, device, cfg.classes)
+    timer = StepTimer(device)
+    for step in range(WARMUP_STEPS + cfg.bench_steps):
+        if step == WARMUP_STEPS:
+            timer.reset()
+        timer.start_step()
+        raw = model(images)
+        loss, _ = loss_fn(raw, targets)
+        timer.lap("forward")
+        loss.backward()
+        timer.lap("backward")
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        timer.lap("optimizer")
+        timer.end_step(cfg.batch)
+    return timer.summary()
+
+
+def loader_images_per_s(cfg, batches: int) -> float | None:
+    """Images/s of the training DataLoader alone (augmentation on, no model), after its first batch."""
+    from turboyolo.data.formats import load_dataset
+    from turboyolo.data import loader as loader_lib
+
+    data = load_dataset(cfg.data, cfg.cache_dir, verbose=False)
+    records = data.split("train")
+    cache = None
+    if hasattr(loader_lib, "build_image_cache"):
+        cache = loader_lib.build_image_cache(records, cfg, rank=0, local_rank=0, strategy=None)
+    loader = loader_lib.build_dataloader(records, cfg, train=True, batch_size=cfg.batch, cache=cache)
+    loader.set_epoch(0, 1)
+    images, start = 0, None
+    for epoch in range(1000):  # small datasets: go round again until enough batches
+        if epoch:
+            loader.set_epoch(epoch, 1000)
+        for batch in loader:
+            if start is None:  # the first batch pays for worker start-up
+                start = time.perf_counter()
+                continue
+            images += batch["images"].shape[0]
+            batches -= 1
+            if batches <= 0:
+                return images / (time.perf_counter() - start)
+    return images / (time.perf_counter() - start) if start and images else None
+
+
+def bench_model(cfg) -> dict:
+    """All `bench model` figures as one dict (see the module docstring)."""
+    from turboyolo.dist.env import select_device
+    from turboyolo.engine.amp import resolve_amp
+    from turboyolo.loss import DetectionLoss
+    from turboyolo.model import build_model
+    from turboyolo.perf.hardware import get_peak
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = select_device(cfg.device)
+    amp_dtype = resolve_amp(cfg.amp, device)
+    model = build_model(cfg.model, PUBLISHED_CLASSES).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    figures: dict = {
+        "model": str(cfg.model), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": str(device),
+        "threads": torch.get_num_threads(), "amp": {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp_dtype],
+        "bench_steps": cfg.bench_steps,
+    }
+    figures["params"] = count_params(model)
+    figures["gflops"] = inference_flops_per_image(model, cfg.imgsz) / 1e9
+    figures["train_gflops_per_image"] = train_flops_per_image(model, cfg.imgsz, loss_fn=DetectionLoss) / 1e9
+    figures.update(time_model(model, DetectionLoss(model), cfg, device, amp_dtype, cfg.bench_steps))
+    figures["forward_images_per_s"] = cfg.batch / figures["forward_s_per_batch"]
+    figures["forward_backward_images_per_s"] = cfg.batch / figures["forward_backward_s_per_batch"]
+    del model
+
+    training = train_images_per_s(cfg)
+    figures["train_images_per_s"] = float(training.get("images_per_s", 0.0))
+    figures["train_source"] = training.get("train_source", "")
+    figures["train_breakdown"] = {k: v for k, v in training.items()
+                                  if k.endswith("_s") or k.endswith("_share") or k in ("steps", "images")}
+    try:
+        figures["loader_images_per_s"] = loader_images_per_s(cfg, cfg.bench_steps)
+    except Exception as err:  # the data pipeline is optional to the rest of the figures
+        figures["loader_images_per_s"] = None
+        figures["loader_error"] = f"{type(err).__name__}: {err}"
+
+    peak = get_peak(device, amp_dtype or torch.float32, cfg.cache_dir)
+    figures["peak_flops"] = peak
+    achieved = figures["train_gflops_per_image"] * 1e9 * figures["train_images_per_s"]
+    figures["achieved_train_flops"] = achieved
+    figures["peak_fraction"] = achieved / peak if peak > 0 else None
+    return figures
