@@ -1,0 +1,24 @@
+"""`turboyolo eval-coco` prints pycocotools' 12 numbers as one JSON object."""
+import json
+
+import numpy as np
+
+from coco_cases import pycocotools_eval, random_case
+from turboyolo.cli import main
+
+
+def test_eval_coco_prints_pycocotools_stats(tmp_path, capsys):
+    gt_dataset, results = random_case(5)
+    (tmp_path / "gt.json").write_text(json.dumps(gt_dataset))
+    (tmp_path / "dets.json").write_text(json.dumps(results))
+    code = main(["eval-coco", f"gt={tmp_path / 'gt.json'}", f"pred={tmp_path / 'dets.json'}", "per_class=true"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(report["stats"], pycocotools_eval(gt_dataset, results).stats, atol=1e-4)
+    assert len(report["stat_names"]) == 12 and len(report["per_class_ap"]) == len(gt_dataset["categories"])
+
+
+def test_eval_coco_usage_errors(tmp_path, capsys):
+    assert main(["eval-coco", "gt=only.json"]) == 2
+    assert "usage" in capsys.readouterr().err
+    assert main(["eval-coco", f"gt={tmp_path / 'missing.json'}", f"pred={tmp_path / 'missing.json'}"]) == 1
