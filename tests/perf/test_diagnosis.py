@@ -53,3 +53,10 @@ def test_shares_prefer_explicit_keys_and_breakdown_line():
                "images_per_s": 16.0, "step_s_median": 0.5}
     assert phase_shares(summary)["data"] == 0.5
     assert format_breakdown(summary).startswith("step 0.5 s, 16.0 images/s: data 50%, h2d 0%, forward 50%")
+
+
+def test_settings_remove_advice_already_taken():
+    settings = {"batch": 8, "amp": "bf16", "channels_last": True, "compile": False, "cache": "ram", "workers": 4}
+    lines = diagnose(breakdown(data=30, forward=30, backward=40), 0.02, settings=settings)
+    assert lines[0] == "data-bound: data wait 30% of step (compute at 2% of peak); try workers=8"
+    assert lines[1] == "low utilisation (2% of peak): try batch=16 or compile=true"

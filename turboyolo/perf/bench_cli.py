@@ -65,8 +65,7 @@ def bench_model_command(cfg) -> dict:
     breakdown = figures.get("train_breakdown") or {}
     if breakdown:
         print("training step: " + format_breakdown({**breakdown, "images_per_s": figures["train_images_per_s"]}))
-        for line in diagnose(breakdown, figures.get("peak_fraction"), workers=cfg.workers, cache=cfg.cache,
-                             batch=cfg.batch):
+        for line in diagnose(breakdown, figures.get("peak_fraction"), settings=cfg):
             print(f"diagnosis: {line}")
     return figures
 

@@ -54,14 +54,21 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def diagnose(summary: dict, peak_fraction: float | None = None, *, workers: int | None = None,
-             cache: str | None = None, bucket_cap_mb: float | None = None, grad_compression: str | None = None,
-             batch: int | None = None, world_size: int = 1) -> list[str]:
+def diagnose(summary: dict, peak_fraction: float | None = None, *, settings: dict | None = None,
+             workers: int | None = None, cache: str | None = None, bucket_cap_mb: float | None = None,
+             grad_compression: str | None = None, batch: int | None = None, world_size: int = 1) -> list[str]:
     """Lines naming what limits speed, largest bottleneck first; never empty when steps ran.
 
     summary: StepTimer.summary() or a results row; peak_fraction: MFU in 0..1 (None = unknown).
-    The keyword arguments (current settings) only sharpen the advice.
+    settings: the run config (or any dict with its keys); it and the keyword arguments (current
+    settings) only sharpen the advice, e.g. no "try channels_last=true" when it is already on.
     """
+    settings = dict(settings or {})
+    workers = settings.get("workers", workers)
+    cache = settings.get("cache", cache)
+    bucket_cap_mb = settings.get("bucket_cap_mb", bucket_cap_mb)
+    grad_compression = settings.get("grad_compression", grad_compression)
+    batch = settings.get("batch", batch)
     shares = phase_shares(summary)
     if not any(shares.values()):
         return []
@@ -96,8 +103,12 @@ def diagnose(summary: dict, peak_fraction: float | None = None, *, workers: int 
         else:
             lines.append(f"compute-bound: forward+backward {_pct(compute)} of step (peak unknown)")
     if peak_fraction is not None and 0 < peak_fraction < LOW_MFU:
-        hint = f"batch={2 * batch}, " if batch else "a larger batch, "
-        lines.append(f"low utilisation ({_pct(peak_fraction)} of peak): try {hint}amp=bf16, channels_last=true or compile=true")
+        tries = [f"batch={2 * batch}" if batch else "a larger batch"]
+        tries += [f"{key}={value}" for key, value, current in (
+            ("amp", "bf16", settings.get("amp")), ("channels_last", "true", settings.get("channels_last")),
+            ("compile", "true", settings.get("compile"))) if current not in ("bf16", "fp16", True)]
+        lines.append(f"low utilisation ({_pct(peak_fraction)} of peak): try {', '.join(tries[:-1])}"
+                     f"{' or ' if len(tries) > 1 else ''}{tries[-1]}")
     return lines
 
 
