@@ -49,10 +49,11 @@ def _overlap_edges(boxes: torch.Tensor, group: torch.Tensor, iou_thres: float):
         member = starts[chunk, None] + offsets  # (G, side) indices into boxes
         present = offsets < sizes[chunk, None]
         member = torch.where(present, member, torch.zeros_like(member))
-        block = boxes[member]  # (G, side, 4)
-        top_left = torch.maximum(block[:, :, None, :2], block[:, None, :, :2])
-        bottom_right = torch.minimum(block[:, :, None, 2:], block[:, None, :, 2:])
-        inter = (bottom_right - top_left).clamp(min=0).prod(-1)
+        x1, y1, x2, y2 = boxes[member].unbind(-1)  # each (G, side)
+        # per coordinate, not on (..., 2) pairs: half the temporaries of a box_iou call
+        inter_w = (torch.minimum(x2[:, :, None], x2[:, None, :]) - torch.maximum(x1[:, :, None], x1[:, None, :])).clamp_(min=0)
+        inter_h = (torch.minimum(y2[:, :, None], y2[:, None, :]) - torch.maximum(y1[:, :, None], y1[:, None, :])).clamp_(min=0)
+        inter = inter_w.mul_(inter_h)
         block_areas = areas[member]
         union = block_areas[:, :, None] + block_areas[:, None, :] - inter
         # degenerate (zero-area) pairs have IoU 0, not 0/0
