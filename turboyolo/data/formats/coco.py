@@ -39,9 +39,14 @@ def annotation_files(data: Path) -> list[Path]:
 
 
 def _image_folder_candidates(json_file: Path) -> list[Path]:
+    """Folders that may hold the images of json_file, most likely first."""
     tag = json_file.stem.removeprefix("instances_")
     bases = [json_file.parent.parent, json_file.parent] if json_file.parent.name == "annotations" else [json_file.parent]
-    return [c for base in bases for c in (base / tag, base / "images" / tag, base / "images", base)]
+    usual = [c for base in bases for c in (base / tag, base / "images" / tag, base / "images", base)]
+    # Last resort for oddly named files: any folder one level down (images/train for only.json).
+    others = [c for base in bases for parent in (base / "images", base) if parent.is_dir()
+              for c in sorted(parent.iterdir()) if c.is_dir() and c not in usual]
+    return usual + others
 
 
 def _load_json(json_file: Path) -> dict:

@@ -136,7 +136,7 @@ def probe_image(path: str) -> ImageProbe:
                 width, height = _png_header(handle, file_size)
             elif ext in (".jpg", ".jpeg", ".png"):
                 return ImageProbe(error=f"not a {ext[1:].upper()} file (unknown signature {magic[:4]!r})")
-        if width and height:
+        if min(width, height) >= 16:  # cv2's reduced decode fails on images only a few pixels wide
             # A 1/8-scale decode proves the compressed data is readable at a quarter of the cost.
             small = cv2.imread(path, cv2.IMREAD_REDUCED_GRAYSCALE_8)
             if small is None:

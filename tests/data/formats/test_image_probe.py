@@ -1,0 +1,58 @@
+"""Image header probe: sizes without decoding, truncation and garbage caught, EXIF rotation honoured."""
+import struct
+
+import cv2
+import numpy as np
+
+from tests.data.dataset_fixtures import write_image
+from turboyolo.data.formats.image_probe import probe_image, probe_images, scan_image_folder
+
+
+def test_sizes_from_headers(tmp_path):
+    for ext in (".jpg", ".png", ".bmp", ".webp"):
+        probe = probe_image(str(write_image(tmp_path / f"a{ext}", 70, 50)))
+        assert (probe.width, probe.height, probe.error) == (70, 50, None), ext
+
+
+def test_truncated_and_garbage_files_are_errors(tmp_path):
+    for ext in (".jpg", ".png"):
+        data = write_image(tmp_path / f"full{ext}", 80, 60).read_bytes()
+        (tmp_path / f"cut{ext}").write_bytes(data[: len(data) // 2])
+        assert "truncated" in probe_image(str(tmp_path / f"cut{ext}")).error
+    (tmp_path / "text.jpg").write_bytes(b"not an image at all")
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert probe_image(str(tmp_path / "text.jpg")).error
+    assert probe_image(str(tmp_path / "empty.png")).error == "empty file"
+    assert probe_image(str(tmp_path / "missing.jpg")).error
+
+
+def _with_exif_orientation(jpeg: bytes, orientation: int) -> bytes:
+    """Insert an APP1 Exif segment holding only the orientation tag right after SOI."""
+    ifd = struct.pack("<H", 1) + struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack("<I", 0)
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd
+    payload = b"Exif\x00\x00" + tiff
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
+
+
+def test_exif_rotation_swaps_width_and_height_like_cv2(tmp_path):
+    jpeg = write_image(tmp_path / "plain.jpg", 80, 40).read_bytes()
+    rotated = tmp_path / "rotated.jpg"
+    rotated.write_bytes(_with_exif_orientation(jpeg, 6))
+    probe = probe_image(str(rotated))
+    assert (probe.width, probe.height) == (40, 80)
+    assert cv2.imread(str(rotated)).shape[:2] == (80, 40)  # what the loader will decode
+
+
+def test_many_images_in_threads_keep_order(tmp_path):
+    paths = [str(write_image(tmp_path / f"{i}.jpg", 20 + i, 30)) for i in range(40)]
+    assert [p.width for p in probe_images(paths)] == [20 + i for i in range(40)]
+
+
+def test_scan_folder_finds_images_and_unsupported(tmp_path):
+    write_image(tmp_path / "sub" / "a.jpg")
+    (tmp_path / "b.gif").write_bytes(b"GIF89a")
+    (tmp_path / "notes.txt").write_text("x")
+    images, unsupported = scan_image_folder(str(tmp_path))
+    assert [p.endswith("a.jpg") for p in images] == [True]
+    assert [p.endswith("b.gif") for p in unsupported] == [True]
+    assert np.isscalar(len(images))
