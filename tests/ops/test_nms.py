@@ -97,3 +97,10 @@ def test_max_candidates_and_max_det():
     assert all(o.shape[0] == 4 for o in out)
     best = pred[..., 4:].amax(-1).max(1).values
     torch.testing.assert_close(torch.stack([o[0, 4] for o in out]), best)
+
+
+def test_half_precision_input_gives_float32_output():
+    generator = torch.Generator().manual_seed(3)
+    pred = random_pred(generator)
+    out_half = non_max_suppression(pred.half(), conf_thres=0.2, iou_thres=0.45)
+    assert all(o.dtype == torch.float32 for o in out_half)

@@ -116,8 +116,11 @@ def non_max_suppression(
     threshold is a candidate (better mAP in validation); otherwise only each box's best class.
     max_candidates: at most this many highest-scoring candidates per image enter NMS.
     agnostic: one group per image instead of one per (image, class).
-    Returns B tensors (n, 6): x1, y1, x2, y2, score, class; score descending, n <= max_det.
+    Returns B tensors (n, 6): x1, y1, x2, y2, score, class (float32 for half inputs); score
+    descending, n <= max_det. Host syncs: a constant few plus one per fixed-point iteration.
     """
+    if pred.dtype not in (torch.float32, torch.float64):
+        pred = pred.float()  # half-precision IoUs near the threshold would flip keep decisions
     batch, anchors, channels = pred.shape
     num_classes = channels - 4
     device = pred.device
