@@ -73,6 +73,6 @@ class TaskAlignedAssigner:
         best_alignment = alignment.amax(dim=-1, keepdim=True)  # (B, M, 1)
         best_overlap = (overlaps * positive).amax(dim=-1, keepdim=True)
         quality = (alignment * best_overlap / (best_alignment + self.eps)).amax(dim=1)  # (B, A)
-        scores = torch.nn.functional.one_hot(labels, self.num_classes).to(pred_scores.dtype)
-        scores = scores * (quality * foreground)[..., None]
+        # one scatter instead of one_hot -> cast -> multiply: (B, A, C) is the largest tensor here
+        scores = torch.zeros_like(pred_scores).scatter_(-1, labels[..., None], (quality * foreground)[..., None])
         return Assignment(labels=labels, boxes=boxes, scores=scores, foreground=foreground, gt_index=gt_index)

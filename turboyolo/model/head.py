@@ -97,7 +97,14 @@ class DetectHead(nn.Module):
         ]
 
     def decode(self, raw_maps: list[torch.Tensor]) -> torch.Tensor:
-        """Raw maps -> (B, A, 4 + nc): boxes xyxy in input pixels and class probabilities."""
+        """Raw maps -> (B, A, 4 + nc) float32: boxes xyxy in input pixels and class probabilities.
+
+        Always fp32, also under autocast: bf16 pixel coordinates would be off by up to 2 px at 500 px.
+        """
+        with torch.autocast(device_type=raw_maps[0].device.type, enabled=False):
+            return self._decode_fp32([m.float() for m in raw_maps])
+
+    def _decode_fp32(self, raw_maps: list[torch.Tensor]) -> torch.Tensor:
         flat = flatten_maps(raw_maps)
         points, stride = make_anchors([m.shape[-2:] for m in raw_maps], self.level_strides, flat.device, flat.dtype)
         dist_logits, cls_logits = flat.split((4 * self.reg_max, self.num_classes), dim=-1)
