@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import yaml
 
-BCCD = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "bccd" / "BCCD"
+# The shared read-only copy lives next to the repository: <repo>/../shared/datasets/bccd/BCCD.
+BCCD = (Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets" / "bccd" / "BCCD").resolve()
 
 
 def write_image(path: Path, width: int = 64, height: int = 48, seed: int = 0) -> Path:

@@ -1,6 +1,7 @@
 """Which format a `data=` value is in, from the path alone (no label is parsed here)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from turboyolo.data.formats.voc import looks_like_voc
@@ -18,7 +19,7 @@ def detect_format(data: str) -> tuple[str, Path | None]:
     """
     if data == SYNTHETIC:
         return SYNTHETIC, None
-    path = Path(data).expanduser()
+    path = Path(os.path.abspath(Path(data).expanduser()))  # '..' removed: one cache key per dataset
     if not path.exists():
         raise DatasetError(f"data={data}: no such file or folder (expected a data YAML, a VOC root, "
                            f"a COCO json or folder, or 'synthetic')")
