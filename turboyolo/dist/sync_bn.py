@@ -140,8 +140,10 @@ def convert_sync_batchnorm(model: nn.Module, process_group=None) -> nn.Module:
 
     CUDA models get torch.nn.SyncBatchNorm (NCCL kernels); everything else gets CpuSyncBatchNorm.
     """
-    on_cuda = any(p.is_cuda for p in model.parameters())
-    if on_cuda:
+    if not any(isinstance(m, _BatchNorm) and not isinstance(m, (CpuSyncBatchNorm, nn.SyncBatchNorm))
+               for m in model.modules()):
+        return model  # already converted (the trainer and the strategy may both ask)
+    if any(p.is_cuda for p in model.parameters()):
         return nn.SyncBatchNorm.convert_sync_batchnorm(model, process_group)
 
     def make(m: nn.Module) -> nn.Module:

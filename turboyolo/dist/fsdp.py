@@ -1,0 +1,159 @@
+"""sync=fsdp: FSDP2 (`fully_shard`) - parameters, gradients and optimizer state sharded over ranks.
+
+For models whose training state does not fit one device. Blocks of at least MIN_UNIT_PARAMS
+parameters become their own shard units (all-gathered just before use, freed after), the rest
+joins the root unit. Optional bf16 mixed precision (cfg.fsdp_mixed_precision) for parameters and
+gradient reduction. Sharded checkpoints use torch.distributed.checkpoint (DCP);
+load_dcp_into_model() reads one into a plain single-process model.
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed.checkpoint as dcp
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions, get_model_state_dict, get_optimizer_state_dict, set_model_state_dict, set_optimizer_state_dict,
+)
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+from turboyolo.dist.group_strategy import ProcessGroupStrategy, average_in_place, broadcast_module_state, float_buffers
+
+MIN_UNIT_PARAMS = 1_000_000  # smaller blocks are not worth a separate all-gather
+
+
+def shard_units(model: nn.Module, min_params: int) -> list[nn.Module]:
+    """Deepest modules holding >= min_params parameters whose children each hold fewer (post-order)."""
+    units: list[nn.Module] = []
+
+    def visit(module: nn.Module) -> int:
+        inside_children = sum(visit(child) for child in module.children())
+        size = sum(p.numel() for p in module.parameters())
+        if module is not model and size >= min_params and inside_children == 0:
+            units.append(module)
+            return 1
+        return inside_children
+
+    visit(model)
+    return units
+
+
+class FSDPStrategy(ProcessGroupStrategy):
+    """fully_shard on a 1-D device mesh over all ranks.
+
+    model_state / optimizer_state are collective; they return the full (unsharded, CPU) state on
+    rank 0 and an empty dict on the other ranks.
+    """
+
+    name = "fsdp"
+
+    def __init__(self, cfg, env, watchdog=None, min_unit_params: int = MIN_UNIT_PARAMS):
+        super().__init__(cfg, env, watchdog)
+        self.mesh = init_device_mesh(env.device.type, (env.world_size,))
+        self.min_unit_params = min_unit_params
+        self.mixed_precision = bool(cfg.get("fsdp_mixed_precision", False))
+        self.mp_policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.bfloat16) \
+            if self.mixed_precision else MixedPrecisionPolicy()
+        self._model: nn.Module | None = None
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        model = self.prepare_model(model)
+        broadcast_module_state(model)  # shards are cut from rank 0's initialisation
+        if self.mixed_precision:
+            # BatchNorm keeps fp32 weights next to its fp32 running statistics (bf16 weights with
+            # fp32 buffers is a dtype error); it accepts bf16 inputs as they are.
+            keep_fp32 = MixedPrecisionPolicy(param_dtype=torch.float32, reduce_dtype=torch.float32,
+                                             cast_forward_inputs=False)
+            for bn in [m for m in model.modules() if isinstance(m, _BatchNorm) and m.affine]:
+                fully_shard(bn, mesh=self.mesh, mp_policy=keep_fp32)
+        for unit in shard_units(model, self.min_unit_params):
+            fully_shard(unit, mesh=self.mesh, mp_policy=self.mp_policy)
+        fully_shard(model, mesh=self.mesh, mp_policy=self.mp_policy)
+        self._model = model
+        return model
+
+    def unwrap(self, wrapped: nn.Module) -> nn.Module:
+        return wrapped  # fully_shard changes the module in place
+
+    @contextlib.contextmanager
+    def sync_context(self, wrapped: nn.Module, sync: bool):
+        wrapped.set_requires_gradient_sync(sync)
+        try:
+            with self.watch("forward+backward (FSDP all-gather / reduce-scatter)"):
+                yield
+        finally:
+            wrapped.set_requires_gradient_sync(True)
+
+    def optimizer_step(self, optimizer, scaler, params, max_norm: float) -> torch.Tensor:
+        params = [p for p in params if p.grad is not None]
+        if scaler is not None:
+            scaler.unscale_(optimizer)
+        # gradients are sharded DTensors: the norm needs a reduction over ranks (full_tensor)
+        norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
+        norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
+        if max_norm > 0:
+            torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        return norm
+
+    # --- full state (rank 0) for ordinary checkpoints ------------------------------------------
+    def sync_buffers(self, wrapped: nn.Module) -> None:
+        """Average BN running statistics: FSDP shards parameters only, buffers drift apart per rank."""
+        with self.watch("FSDP buffer averaging"):
+            average_in_place(float_buffers(wrapped))
+
+    def model_state(self, wrapped: nn.Module) -> dict[str, torch.Tensor]:
+        self.sync_buffers(wrapped)
+        with self.watch("FSDP full model state gather"):
+            return get_model_state_dict(wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+
+    def optimizer_state(self, optimizer) -> dict[str, Any] | None:
+        with self.watch("FSDP full optimizer state gather"):
+            state = get_optimizer_state_dict(self._model, optimizer,
+                                             options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+        return state if self.env.is_main else None
+
+    def load_optimizer_state(self, optimizer, state: dict[str, Any]) -> None:
+        """state: the full optimizer state from optimizer_state(), on every rank."""
+        set_optimizer_state_dict(self._model, optimizer, state, options=StateDictOptions(full_state_dict=True))
+
+    # --- sharded checkpoints (each rank writes its shard) ------------------------------------
+    def save_sharded(self, path: str | Path, wrapped: nn.Module, optimizer=None) -> None:
+        """Collective: a DCP checkpoint directory with the model (and optimizer) shards of every rank."""
+        self.sync_buffers(wrapped)
+        state = {"model": get_model_state_dict(wrapped)}
+        if optimizer is not None:
+            state["optimizer"] = get_optimizer_state_dict(wrapped, optimizer)
+        with self.watch("FSDP sharded checkpoint save"):
+            dcp.save(state, checkpoint_id=str(path))
+
+    def load_sharded(self, path: str | Path, wrapped: nn.Module, optimizer=None) -> None:
+        """Collective: restore a save_sharded() checkpoint (at the same or another world size)."""
+        state = {"model": get_model_state_dict(wrapped)}
+        if optimizer is not None:
+            state["optimizer"] = get_optimizer_state_dict(wrapped, optimizer)
+        with self.watch("FSDP sharded checkpoint load"):
+            dcp.load(state, checkpoint_id=str(path))
+        set_model_state_dict(wrapped, state["model"])
+        if optimizer is not None:
+            set_optimizer_state_dict(wrapped, optimizer, state["optimizer"])
+
+
+def load_dcp_into_model(path: str | Path, model: nn.Module) -> nn.Module:
+    """Load the model part of a save_sharded() checkpoint into a plain model, in one process."""
+    state = {"model": model.state_dict()}
+    with warnings.catch_warnings():  # "assuming the intent is to load in a single process": it is
+        warnings.filterwarnings("ignore", message=".*single process.*")
+        dcp.load(state, checkpoint_id=str(path))  # no process group needed: reads every shard itself
+    model.load_state_dict(state["model"])
+    return model

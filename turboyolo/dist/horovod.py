@@ -1,0 +1,109 @@
+"""engine=horovod: the same trainer on Horovod (`horovodrun -np 2 -H localhost:2 --gloo ...`).
+
+Optional: horovod is imported only here, only when engine=horovod. Horovod 0.28.1 does not build
+against current torch as published; scripts/install_horovod.sh builds a patched copy.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from turboyolo.dist.env import DistEnv, select_device
+from turboyolo.dist.strategy import Strategy
+
+_HVD = None
+
+
+def _hvd():
+    global _HVD
+    if _HVD is None:
+        try:
+            import horovod.torch as hvd
+        except ImportError as err:
+            raise RuntimeError(
+                "engine=horovod needs Horovod with PyTorch support, which is not importable here "
+                f"({err}). Build it with scripts/install_horovod.sh, or use engine=torch."
+            ) from err
+        _HVD = hvd
+    return _HVD
+
+
+def init_horovod(cfg) -> DistEnv:
+    """hvd.init() and the DistEnv it implies (ranks come from horovodrun, not torchrun)."""
+    hvd = _hvd()
+    hvd.init()
+    device = select_device(cfg.get("device"), hvd.local_rank())
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return DistEnv(hvd.rank(), hvd.local_rank(), hvd.size(), hvd.local_size(), device)
+
+
+class HorovodStrategy(Strategy):
+    """horovod.torch DistributedOptimizer; parameters and optimizer state broadcast from rank 0."""
+
+    name = "horovod"
+
+    def __init__(self, cfg, env: DistEnv, watchdog=None):
+        super().__init__(cfg, env)
+        self.hvd = _hvd()
+        if cfg.get("sync", "ddp") != "ddp":
+            raise RuntimeError(f"engine=horovod supports sync=ddp only (got sync={cfg.sync})")
+        if cfg.get("sync_bn", False):
+            raise RuntimeError("sync_bn with engine=horovod is not supported; use engine=torch")
+        kind = cfg.get("grad_compression", "none")
+        if kind not in ("none", "fp16"):
+            raise RuntimeError(f"engine=horovod supports grad_compression=none|fp16 (got {kind})")
+        self.compression = self.hvd.Compression.fp16 if kind == "fp16" else self.hvd.Compression.none
+        self._optimizer = None
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        self.hvd.broadcast_parameters(model.state_dict(), root_rank=0)
+        return model
+
+    def make_optimizer(self, factory: Callable[[nn.Module], torch.optim.Optimizer], wrapped: nn.Module):
+        optimizer = factory(wrapped)
+        self.hvd.broadcast_optimizer_state(optimizer, root_rank=0)
+        self._optimizer = self.hvd.DistributedOptimizer(optimizer, named_parameters=wrapped.named_parameters(),
+                                                        compression=self.compression, op=self.hvd.Average)
+        return self._optimizer
+
+    @contextlib.contextmanager
+    def sync_context(self, wrapped: nn.Module, sync: bool):
+        """sync=False: raise each parameter's all-reduce countdown by one so this backward only
+        accumulates locally (Horovod fires the all-reduce when the countdown reaches zero)."""
+        if not sync and self._optimizer is not None:
+            delay = self._optimizer._allreduce_delay
+            for p in delay:
+                delay[p] += 1
+        yield
+
+    def optimizer_step(self, optimizer, scaler, params, max_norm: float) -> torch.Tensor:
+        optimizer.synchronize()  # gradients averaged before unscaling and clipping
+        with optimizer.skip_synchronize():
+            return super().optimizer_step(optimizer, scaler, params, max_norm)
+
+    def load_optimizer_state(self, optimizer, state: dict[str, Any]) -> None:
+        optimizer.load_state_dict(state)
+        self.hvd.broadcast_optimizer_state(optimizer, root_rank=0)
+
+    # --- collectives ---------------------------------------------------------------------
+    def all_reduce(self, tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
+        ops = {"sum": self.hvd.Sum, "mean": self.hvd.Average, "max": self.hvd.Max, "min": self.hvd.Min}
+        tensor.copy_(self.hvd.allreduce(tensor, op=ops[op]))
+        return tensor
+
+    def gather_objects(self, obj: Any) -> list[Any] | None:
+        gathered = self.hvd.allgather_object(obj)
+        return gathered if self.env.is_main else None
+
+    def broadcast_object(self, obj: Any, src: int = 0) -> Any:
+        return self.hvd.broadcast_object(obj, root_rank=src)
+
+    def barrier(self) -> None:
+        self.hvd.barrier()
+
+    def close(self) -> None:
+        self.hvd.shutdown()

@@ -1,0 +1,70 @@
+"""sync=localsgd: post-local SGD (Lin et al. 2018) - synchronous DDP steps first, then local steps
+with the models averaged every `period` optimizer steps.
+
+Communication drops from every step to every `period` steps. Built on torch's post-local-SGD DDP
+hook; the periodic averaging is ours, in place (torch's PeriodicModelAverager skips parameters
+whose .grad is None - all of them once the trainer has freed the gradients - and its flat-buffer
+views drop channels_last). Subgroups are passed explicitly (torch's default builds them from
+the CUDA device count, which fails on CPU): on GPUs the ranks of one node keep all-reducing
+gradients over their fast local links; on CPU each rank steps alone between averagings.
+"""
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.algorithms.ddp_comm_hooks import post_localSGD_hook
+
+from turboyolo.dist.ddp import wrap_ddp
+from turboyolo.dist.group_strategy import ProcessGroupStrategy, average_in_place, float_buffers
+
+
+def node_subgroups(world_size: int, ranks_per_group: int):
+    """Explicit subgroups of consecutive ranks; returns this rank's group (every rank creates all)."""
+    groups = [list(range(start, min(start + ranks_per_group, world_size))) for start in range(0, world_size, ranks_per_group)]
+    mine, _ = dist.new_subgroups_by_enumeration(groups)
+    return mine
+
+
+class LocalSGDStrategy(ProcessGroupStrategy):
+    """Fully synchronous for cfg.localsgd_warmup steps, then average every cfg.period steps."""
+
+    name = "localsgd"
+
+    def __init__(self, cfg, env, watchdog=None):
+        super().__init__(cfg, env, watchdog)
+        self.period = int(cfg.get("period", 4))
+        self.warmup = int(cfg.get("localsgd_warmup", 0))
+        self.intra_node_allreduce = env.device.type == "cuda" and env.local_world_size > 1
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        ddp = wrap_ddp(self.prepare_model(model), self.cfg, self.env, self.backend)
+        size = self.env.local_world_size if self.intra_node_allreduce else 1
+        state = post_localSGD_hook.PostLocalSGDState(
+            process_group=None, subgroup=node_subgroups(self.env.world_size, size),
+            start_localSGD_iter=self.warmup, post_local_gradient_allreduce=self.intra_node_allreduce,
+        )
+        ddp.register_comm_hook(state, post_localSGD_hook.post_localSGD_hook)
+        return ddp
+
+    def sync_context(self, wrapped: nn.Module, sync: bool):
+        if not sync:
+            return wrapped.no_sync()
+        return self.watch("forward+backward (local SGD gradient hook)")
+
+    def after_step(self, wrapped: nn.Module, step: int) -> None:
+        """step: optimizer steps done (1 after the first). Average when a local period ends."""
+        super().after_step(wrapped, step)
+        if step <= self.warmup or (step - self.warmup) % self.period != 0:
+            return
+        model = self.unwrap(wrapped)
+        with self.watch("local SGD model averaging"):
+            # parameters and BN running statistics (which drift apart too), one all-reduce
+            average_in_place(list(model.parameters()) + float_buffers(model))
+
+    def model_state(self, wrapped: nn.Module) -> dict[str, torch.Tensor]:
+        """The rank-averaged model (collective: every rank calls it); the live model is not changed."""
+        state = {k: v.detach().clone() for k, v in self.unwrap(wrapped).state_dict().items()}
+        with self.watch("local SGD state averaging"):
+            average_in_place([v for v in state.values() if v.dtype.is_floating_point])
+        return state
