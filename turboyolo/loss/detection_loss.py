@@ -65,7 +65,8 @@ class DetectionLoss:
         assigned = self.assigner(
             cls_logits.detach().sigmoid(), pred_boxes.detach() * stride, points * stride, gt.labels, gt.boxes, gt.mask
         )
-        normaliser = assigned.scores.sum().clamp(min=1.0)
+        quality = assigned.scores.sum(dim=-1)  # (B, A): soft target of the assigned class, 0 for background
+        normaliser = quality.sum().clamp(min=1.0)
 
         cls_loss = F.binary_cross_entropy_with_logits(cls_logits, assigned.scores, reduction="sum") / normaliser
 
@@ -73,7 +74,7 @@ class DetectionLoss:
         # background anchors get a harmless unit box around their centre (weights are 0 there)
         unit_box = torch.cat((points - 0.5, points + 0.5), dim=-1)
         target_boxes = torch.where(foreground, assigned.boxes / stride, unit_box)
-        weights = assigned.scores.sum(dim=-1) * assigned.foreground  # (B, A)
+        weights = quality * assigned.foreground  # (B, A)
         box_loss = ciou_loss(pred_boxes, target_boxes, weights, normaliser)
         dfl_loss = distribution_focal_loss(dist_logits, boxes_to_distances(target_boxes, points), weights, normaliser)
 
