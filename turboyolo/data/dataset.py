@@ -1,0 +1,102 @@
+"""One training or validation sample: cached pixels -> (augmented) network-input image and boxes."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from turboyolo.data.augment.params import AugmentParams
+from turboyolo.data.augment.recipe import train_sample
+from turboyolo.data.image_cache import SharedImageCache, read_resized
+from turboyolo.data.letterbox import fit_scale, pad_to, padded_shape
+from turboyolo.data.records import ImageRecord
+
+
+class DetectionDataset(Dataset):
+    """``dataset[i]`` -> dict with
+
+    image: (3, S, S) uint8 RGB network input (S = imgsz rounded up to the stride)
+    boxes: (N, 4) float32 xyxy pixels of that input; classes: (N,) int64
+    path: str; orig_shape: (h, w) of the original image; index: i
+    scale_pad: (scale, pad_x, pad_y) with x_in = x_orig * scale + pad_x (exact only without augmentation)
+
+    train=True applies the recipe in augment/recipe.py; mosaic (and mixup) stop for the last
+    ``close_mosaic`` epochs. Randomness comes from a generator seeded by (seed, epoch, index), so a
+    sample's augmentation is the same whatever the worker count, rank or resume point.
+    The epoch lives in shared memory, so ``set_epoch`` reaches persistent DataLoader workers.
+    """
+
+    def __init__(self, records: list[ImageRecord], *, imgsz: int, train: bool, params: AugmentParams | None = None,
+                 cache: SharedImageCache | None = None, seed: int = 0, close_mosaic: int = 0, stride: int = 32):
+        self.records = records
+        self.imgsz = int(imgsz)
+        self.input_size = padded_shape(self.imgsz, self.imgsz, self.imgsz, stride)[0]
+        self.train = train
+        self.params = params or AugmentParams()
+        self.seed = int(seed)
+        self.close_mosaic = int(close_mosaic)
+        self.cache = cache
+        if cache is not None:
+            if cache.imgsz != self.imgsz:
+                raise ValueError(f"image cache holds imgsz={cache.imgsz}, dataset wants {self.imgsz}")
+            self.cache_slots = np.array([cache.slot(r.path) for r in records], dtype=np.int64)
+        self._epoch_state = torch.zeros(2, dtype=torch.int64).share_memory_()  # [epoch, total_epochs (0 = unknown)]
+
+    @classmethod
+    def from_config(cls, records, cfg, *, train: bool, cache=None, seed=None) -> "DetectionDataset":
+        return cls(records, imgsz=cfg.imgsz, train=train, params=AugmentParams.from_config(cfg), cache=cache,
+                   seed=cfg.seed if seed is None else seed, close_mosaic=cfg.close_mosaic)
+
+    # --- epoch switches -----------------------------------------------------------------------
+    def set_epoch(self, epoch: int, total_epochs: int | None = None) -> None:
+        """Set the epoch (0-based) that seeds augmentation; ``total_epochs`` enables close_mosaic."""
+        self._epoch_state[0] = int(epoch)
+        if total_epochs is not None:
+            self._epoch_state[1] = int(total_epochs)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch_state[0])
+
+    @property
+    def mosaic_enabled(self) -> bool:
+        """False during the last ``close_mosaic`` epochs (needs total_epochs from set_epoch)."""
+        epoch, total = (int(v) for v in self._epoch_state)
+        return not (total and self.close_mosaic and epoch >= total - self.close_mosaic)
+
+    # --- loading ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def load(self, index: int):
+        """(image (h, w, 3) BGR with long side imgsz, boxes (N, 4) xyxy px of it, classes (N,))."""
+        record = self.records[index]
+        if self.cache is not None:
+            image = self.cache.get(int(self.cache_slots[index]))
+        else:
+            image = read_resized(record.path, record.width, record.height, self.imgsz)
+        height, width = image.shape[:2]
+        gain = np.array([width / record.width, height / record.height] * 2, dtype=np.float32)
+        return image, record.boxes * gain, record.classes
+
+    def __getitem__(self, index: int) -> dict:
+        index = int(index)
+        record = self.records[index]
+        if self.train:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            image, boxes, classes = train_sample(self.load, index, len(self), rng, self.input_size, self.params,
+                                                 use_mosaic=self.mosaic_enabled)
+            pad_x = pad_y = 0
+        else:
+            image, boxes, classes = self.load(index)
+            image, pad_x, pad_y = pad_to(image, self.input_size, self.input_size)
+            boxes = boxes + np.array([pad_x, pad_y, pad_x, pad_y], dtype=np.float32)
+        return {
+            "image": np.ascontiguousarray(image.transpose(2, 0, 1)[::-1]),  # HWC BGR -> CHW RGB, one copy
+            "boxes": boxes.astype(np.float32, copy=False),
+            "classes": classes,
+            "path": record.path,
+            "orig_shape": (record.height, record.width),
+            "scale_pad": (fit_scale(record.height, record.width, self.imgsz), pad_x, pad_y),
+            "index": index,
+        }
