@@ -92,7 +92,7 @@ def test_resume_mid_epoch_is_exact(tiny_data, tmp_path):
     with pytest.raises(Crash):
         Trainer(tiny_cfg(tiny_data, tmp_path / "b", **kw), callbacks={"on_optimizer_step": [crash_at_step(4)]}).fit()
     ckpt = load_checkpoint(tmp_path / "b/run/weights/last.pt")
-    assert ckpt["train_state"]["batch_in_epoch"] == 3 and ckpt["epoch"] == 0
+    assert ckpt["train_state"]["samples_in_epoch"] == 12 and ckpt["epoch"] == 0
     Trainer(tiny_cfg(tiny_data, tmp_path / "b", resume=str(tmp_path / "b/run/weights/last.pt"))).fit()
     _assert_same(_final_weights(tmp_path / "a/run/weights/last.pt"), _final_weights(tmp_path / "b/run/weights/last.pt"))
 

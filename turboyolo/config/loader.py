@@ -41,7 +41,7 @@ def _parse_scalar(spec: KeySpec, raw: object, origin: str):
     """Convert one raw value (a CLI string or a YAML scalar) to the key's type and check it."""
     if isinstance(raw, str):
         text = raw.strip()
-        if text.lower() in _NULL and spec.kind is not str:
+        if text.lower() in _NULL and (spec.kind is not str or spec.default is None):
             return None if spec.default is None else _bad(spec, raw, origin)
         if spec.kind is bool:
             if text.lower() in _TRUE:

@@ -74,6 +74,8 @@ def load_schema() -> dict[str, KeySpec]:
         elif m := _CHOICES.match(comment):
             choices = tuple(c.strip() for c in m["choices"].split(","))
             comment = m["text"]
+        if kind is None and low is not None:  # a null default with a range is an optional number
+            kind = float
         specs[key] = KeySpec(key, default, kind, comment, low, high, choices, section)
     missing = set(defaults) - set(specs)
     if missing:  # a key without a comment is a bug in default.yaml, not in user input

@@ -46,7 +46,7 @@ class TrainingSetup:
     train_flops_per_image: float = 0.0
     peak_flops: float = 0.0
     start_epoch: int = 0
-    resume_batch: int = 0
+    resume_samples: int = 0  # global samples of start_epoch already consumed (mid-epoch resume)
     step: int = 0
     iteration: int = 0
     best_fitness: float = 0.0
@@ -67,7 +67,10 @@ class TrainingSetup:
             from turboyolo.perf.diagnosis import diagnose
         except ImportError:
             return
-        lines = diagnose(row, row.get("mfu") or None)
+        cfg = self.cfg
+        lines = diagnose(row, row.get("mfu") or None, workers=cfg.workers, cache=cfg.cache,
+                         bucket_cap_mb=cfg.bucket_cap_mb, grad_compression=cfg.grad_compression, batch=cfg.batch,
+                         world_size=self.env.world_size)
         if lines:
             print(f"diagnosis {when}: " + "; ".join(lines))
 
@@ -75,6 +78,21 @@ class TrainingSetup:
         from turboyolo.engine.plots import write_training_plots
 
         write_training_plots(self.run_dir.path, history)
+
+    def log_scalars(self, row: dict) -> None:
+        """TensorBoard scalars when the optional `tensorboard` package is installed (CSV is always written)."""
+        if "tb" not in self.extra:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.extra["tb"] = SummaryWriter(str(self.run_dir.path / "tensorboard"))
+            except Exception:  # tensorboard not installed: CSV and plots only
+                self.extra["tb"] = None
+        if self.extra["tb"] is not None:
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key != "epoch":
+                    self.extra["tb"].add_scalar(key, value, row["epoch"])
+            self.extra["tb"].flush()
 
 
 def _seed_everything(seed: int, deterministic: bool) -> None:
@@ -106,7 +124,8 @@ def _resolve_resume(cfg) -> Path | None:
 
 def build_training_setup(cfg) -> TrainingSetup:
     from turboyolo.data.formats import load_dataset
-    from turboyolo.data.loader import build_dataloader, build_image_cache
+    from turboyolo.data.image_cache import open_image_cache
+    from turboyolo.data.loader import build_dataloader
     from turboyolo.dist.factory import setup_distributed
     from turboyolo.loss.detection_loss import DetectionLoss
     from turboyolo.model.build import build_model
@@ -131,9 +150,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     if not env.is_main:
         data = load_dataset(cfg.data, cfg.cache_dir, verbose=False)
     names = list(data.names)
-    train_records = data.split("train")
-    if cfg.fraction < 1.0:
-        train_records = train_records[: max(1, round(len(train_records) * cfg.fraction))]
+    train_records = data.split("train")  # cfg.fraction is applied by the loader
     val_records = data.splits.get("val") or []
 
     model = build_model(cfg.model if ckpt is None else ckpt["spec"], len(names))
@@ -166,7 +183,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     scaler = amp_lib.make_scaler(env.device, amp_dtype)
     ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau) if cfg.ema else None
 
-    cache = build_image_cache(train_records + val_records, cfg, rank=env.rank, local_rank=env.local_rank, strategy=strategy)
+    cache = open_image_cache(train_records + val_records, cfg)  # one copy per machine, shared by all ranks
     train_loader = build_dataloader(train_records, cfg, train=True, rank=env.rank, world_size=env.world_size,
                                     batch_size=derived.per_rank_batch, cache=cache, seed=cfg.seed,
                                     pin_memory=env.device.type == "cuda")
@@ -194,9 +211,6 @@ def build_training_setup(cfg) -> TrainingSetup:
 
 def _restore(s: TrainingSetup, ckpt: dict) -> None:
     state = ckpt["train_state"]
-    if state.get("world_size", s.env.world_size) != s.env.world_size and state["batch_in_epoch"]:
-        raise RuntimeError("a mid-epoch checkpoint resumes only at the world size that wrote it "
-                           f"({state['world_size']}); resume from an epoch-end last.pt instead")
     if state["optimizer"] is not None:
         s.strategy.load_optimizer_state(s.optimizer, state["optimizer"])
     if s.ema is not None and state["ema"] is not None:
@@ -205,15 +219,13 @@ def _restore(s: TrainingSetup, ckpt: dict) -> None:
         s.scaler.load_state_dict(state["scaler"])
     restore_rng(state["rng"])
     s.start_epoch = int(ckpt["epoch"])
-    s.resume_batch = int(state["batch_in_epoch"])
+    s.resume_samples = int(state["samples_in_epoch"])
     s.step, s.iteration = int(ckpt["step"]), int(state["iteration"])
     s.best_fitness, s.best_epoch = float(state["best_fitness"]), int(state["best_epoch"])
-    if s.resume_batch:
-        s.train_loader.sampler.set_start(s.resume_batch * s.derived.per_rank_batch)
     if s.run_dir is not None:
         s.run_dir.truncate_results(s.start_epoch)
     if s.env.is_main and s.cfg.verbose:
-        print(f"resuming {s.cfg.resume}: epoch {s.start_epoch + 1}, batch {s.resume_batch}, step {s.step}")
+        print(f"resuming {s.cfg.resume}: epoch {s.start_epoch + 1}, {s.resume_samples} samples in, step {s.step}")
 
 
 def _measure_complexity(s: TrainingSetup, cfg, opt_name: str) -> None:

@@ -57,17 +57,18 @@ class Trainer:
 
     def train_epoch(self, epoch: int) -> dict:
         s, cfg = self.s, self.cfg
-        s.train_loader.dataset.set_epoch(epoch, cfg.epochs)
-        s.train_loader.sampler.set_epoch(epoch)
+        # a resumed epoch skips the samples (global count) its checkpoint had already consumed
+        s.train_loader.set_epoch(epoch, cfg.epochs, start_index=s.resume_samples)
+        done_before = s.resume_samples // s.derived.global_batch
         s.wrapped.train()
         s.timer.reset()
         loss_sum = torch.zeros(3, device=s.env.device)
         micro_in_step = 0
-        batches = len(s.train_loader)
-        progress = EpochProgress(epoch, cfg.epochs, batches, enabled=s.env.is_main and cfg.verbose, start=s.resume_batch)
+        batches = done_before + len(s.train_loader)
+        progress = EpochProgress(epoch, cfg.epochs, batches, enabled=s.env.is_main and cfg.verbose, start=done_before)
         started = time.perf_counter()
         s.timer.start_step()
-        for i, batch in enumerate(s.train_loader, start=s.resume_batch):
+        for i, batch in enumerate(s.train_loader, start=done_before):
             s.timer.lap("data")
             images = batch["images"].to(s.env.device, non_blocking=True)
             images = images.to(memory_format=s.memory_format).float().div_(255)
@@ -95,18 +96,18 @@ class Trainer:
                 s.timer.lap("optimizer")
             s.timer.end_step(images.shape[0] * s.env.world_size)
             if (i + 1) % LOG_EVERY == 0 or i == batches - 1:
-                progress.update(i + 1, (loss_sum / (i + 1 - s.resume_batch)).tolist(), hyper["lr"][0], s.timer.summary(), s.mfu)
+                progress.update(i + 1, (loss_sum / (i + 1 - done_before)).tolist(), hyper["lr"][0], s.timer.summary(), s.mfu)
             if sync:
                 if cfg.save_period_steps and s.step % cfg.save_period_steps == 0:
-                    self.save_checkpoint(epoch, batch_in_epoch=i + 1, metrics={})
+                    self.save_checkpoint(epoch, samples_in_epoch=(i + 1) * s.derived.global_batch, metrics={})
                 self._run("on_optimizer_step")
             if self.stop_reason or (cfg.max_steps and s.step >= cfg.max_steps):
                 self.stop_reason = self.stop_reason or f"max_steps={cfg.max_steps} reached"
                 break
             s.timer.start_step()
         progress.close()
-        count = max(i + 1 - s.resume_batch, 1)
-        s.resume_batch = 0
+        count = max(i + 1 - done_before, 1)
+        s.resume_samples = 0
         loss_means = (s.strategy.all_reduce(loss_sum.clone()) / (count * s.env.world_size)).tolist()
         timing = s.timer.summary()
         row = {"epoch": epoch + 1, "box_loss": loss_means[0], "cls_loss": loss_means[1], "dfl_loss": loss_means[2]}
@@ -163,6 +164,7 @@ class Trainer:
         self.save_checkpoint(epoch + 1, 0, row, best=improved)  # collective: every rank calls it
         if s.env.is_main:
             s.run_dir.append_results({k: v for k, v in row.items() if not isinstance(v, (list, dict))})
+            s.log_scalars(row)
             if cfg.verbose and "mAP50" in row:
                 print(f"  val: P {row['precision']:.3f}  R {row['recall']:.3f}  mAP50 {row['mAP50']:.3f}  "
                       f"mAP50-95 {row['mAP50-95']:.3f}   ({row['epoch_s']:.1f} s, {row['images_per_s']:.1f} img/s)")
@@ -184,14 +186,18 @@ class Trainer:
                 print(f"turboyolo: {self.stop_reason}")
             if self.cfg.plots and self.history:
                 s.write_plots(self.history)
+            if self.cfg.verbose and last.get("per_class"):
+                from turboyolo.engine.validator import format_class_table
+
+                print(format_class_table(last["per_class"]))
             if self.cfg.verbose and self.history:
                 s.print_diagnosis(last, "at the end of training")
                 print(f"Results in {s.run_dir.path}  (weights/best.pt, results.csv, plots)")
         return summary
 
     # --- checkpoints -------------------------------------------------------------------------
-    def save_checkpoint(self, epoch: int, batch_in_epoch: int, metrics: dict, best: bool = False) -> None:
-        """epoch: epochs fully done; batch_in_epoch: batches done in the next epoch (mid-epoch saves)."""
+    def save_checkpoint(self, epoch: int, samples_in_epoch: int, metrics: dict, best: bool = False) -> None:
+        """epoch: epochs fully done; samples_in_epoch: global samples done in the next one (mid-epoch saves)."""
         s = self.s
         optimizer_state = s.strategy.optimizer_state(s.optimizer)  # collective for sharded optimizers
         model_state = s.strategy.model_state(s.wrapped)
@@ -200,13 +206,13 @@ class Trainer:
         weights = s.ema.module.state_dict() if s.ema is not None else model_state
         ckpt = {
             "format": 1, "model": weights, "spec": s.model.spec, "names": s.names, "args": dict(self.cfg),
-            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+            "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
             "epoch": epoch, "step": s.step,
             "train_state": {
                 "model": model_state, "optimizer": optimizer_state,
                 "ema": s.ema.state_dict() if s.ema is not None else None,
                 "scaler": s.scaler.state_dict() if s.scaler else None,
-                "rng": capture_rng(), "batch_in_epoch": batch_in_epoch, "iteration": s.iteration,
+                "rng": capture_rng(), "samples_in_epoch": samples_in_epoch, "iteration": s.iteration,
                 "best_fitness": s.best_fitness, "best_epoch": s.best_epoch, "world_size": s.env.world_size,
             },
         }

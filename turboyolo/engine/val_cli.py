@@ -8,7 +8,8 @@ from turboyolo.config import ConfigError
 
 def run(cfg, positional=None) -> int:
     from turboyolo.data.formats import load_dataset
-    from turboyolo.data.loader import build_dataloader, build_image_cache
+    from turboyolo.data.image_cache import open_image_cache
+    from turboyolo.data.loader import build_dataloader
     from turboyolo.dist.factory import setup_distributed
     from turboyolo.engine import amp as amp_lib
     from turboyolo.engine.checkpoint import load_checkpoint
@@ -30,7 +31,7 @@ def run(cfg, positional=None) -> int:
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
     cfg.mosaic = 0.0
-    cache = build_image_cache(records, cfg, rank=env.rank, local_rank=env.local_rank, strategy=strategy)
+    cache = open_image_cache(records, cfg)
     loader = build_dataloader(records, cfg, train=False, rank=env.rank, world_size=env.world_size,
                               batch_size=max(cfg.batch // env.world_size, 1), cache=cache, seed=cfg.seed)
     amp_dtype = amp_lib.resolve_amp(cfg.amp, env.device)
@@ -44,5 +45,8 @@ def run(cfg, positional=None) -> int:
     if env.is_main:
         print(f"{cfg.split}: {len(records)} images  P {metrics['precision']:.4f}  R {metrics['recall']:.4f}  "
               f"mAP50 {metrics['mAP50']:.4f}  mAP50-95 {metrics['mAP50-95']:.4f}   (plots in {plots})")
+        from turboyolo.engine.validator import format_class_table
+
+        print(format_class_table(metrics["per_class"]))
     strategy.close()
     return 0

@@ -39,7 +39,8 @@ def predict_shard(model, loader, device, amp_dtype, memory_format, conf: float, 
         images = batch["images"].to(device, non_blocking=True).to(memory_format=memory_format).float().div_(255)
         with amp_lib.autocast(device, amp_dtype):
             preds = model(images)
-        dets = non_max_suppression(preds.float(), conf, iou, max_det, agnostic=agnostic)
+        # multi-label: a box may count for several classes (the COCO-standard way to score mAP)
+        dets = non_max_suppression(preds.float(), conf, iou, max_det, agnostic=agnostic, multi_label=True)
         for k, det in enumerate(dets):
             det = to_original_pixels(det.cpu(), batch["scale_pad"][k], batch["orig_shapes"][k])
             results.append((int(batch["indices"][k]), det.numpy()))
@@ -66,6 +67,7 @@ def validate(model, loader, records, names, strategy, cfg, amp_dtype, memory_for
         )
         result = evaluator.compute()
         metrics = {key: float(result[key]) for key in ("precision", "recall", "mAP50", "mAP50-95")}
+        metrics["per_class"] = result["per_class"]
         if plots_dir is not None:
             _plot(evaluator, result, names, plots_dir)
         if cfg.save_json and plots_dir is not None:
@@ -78,8 +80,9 @@ def _plot(evaluator, result, names, folder: Path) -> None:
         from turboyolo.plots.confusion_plot import plot_confusion_matrix
         from turboyolo.plots.pr_curve import plot_pr_curve
 
-        plot_pr_curve(result, names, folder / "PR_curve.png")
-        plot_confusion_matrix(result, names, folder / "confusion_matrix.png")
+        curves = result["curves"]
+        plot_pr_curve(curves["recall"], curves["precision"], list(names), folder / "PR_curve.png", ap50=curves["ap50"])
+        plot_confusion_matrix(result["confusion_matrix"], list(names), folder / "confusion_matrix.png")
     except Exception as err:  # a plot must never cost a training run
         print(f"turboyolo: validation plots skipped ({err})")
 
@@ -92,3 +95,12 @@ def _save_json(records, order, by_index, path: Path) -> None:
             out.append({"image_id": records[i].image_id, "category_id": int(cls), "score": round(score, 5),
                         "bbox": [round(x1, 3), round(y1, 3), round(x2 - x1, 3), round(y2 - y1, 3)]})
     path.write_text(json.dumps(out))
+
+
+def format_class_table(per_class: list[dict]) -> str:
+    """Per-class precision, recall and AP, one line per class (as printed after training and by `val`)."""
+    lines = [f"{'class':>16} {'images':>7} {'boxes':>7} {'P':>7} {'R':>7} {'mAP50':>7} {'mAP50-95':>9}"]
+    for row in per_class:
+        lines.append(f"{row['name'][:16]:>16} {row['images']:>7} {row['instances']:>7} {row['precision']:>7.3f} "
+                     f"{row['recall']:>7.3f} {max(row['ap50'], 0):>7.3f} {max(row['ap50_95'], 0):>9.3f}")
+    return "\n".join(lines)
