@@ -7,7 +7,6 @@ is one of them (so ids match other VOC tools), else sorted alphabetically.
 """
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
