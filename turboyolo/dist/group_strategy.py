@@ -7,6 +7,7 @@ with the name of the collective it happened in.
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Any
 
 import torch
@@ -79,12 +80,15 @@ class ProcessGroupStrategy(Strategy):
             dist.barrier()
 
     def close(self) -> None:
+        """Leave the group; while an exception is propagating, leave it to process exit instead, so
+        this rank's error is reported before its peers fail with 'connection closed by peer'."""
         from turboyolo.dist.process_group import destroy_process_group
 
         if self.watchdog is not None:
             self.watchdog.stop()
             self.watchdog = None
-        destroy_process_group()
+        if sys.exc_info()[0] is None:
+            destroy_process_group()
 
 
 def broadcast_module_state(model: nn.Module, src: int = 0) -> None:

@@ -8,7 +8,10 @@ A failure on any rank stops all of them and re-raises that rank's traceback here
 """
 from __future__ import annotations
 
+import json
 import os
+import time
+import traceback
 from datetime import timedelta
 from typing import Any, Callable
 
@@ -51,6 +54,12 @@ def launch(entry: Callable[[Any], Any], cfg, nprocs: int | None = None, timeout_
     try:
         mp.start_processes(_worker, args=(entry, cfg, nprocs, store.port), nprocs=nprocs, join=True,
                            start_method="spawn")
+    except mp.ProcessRaisedException as err:
+        first = _first_failure(store, nprocs)
+        if first is not None and first[0] != err.error_index:
+            # another rank failed first; the reported one only lost its peer ("connection closed")
+            raise mp.ProcessRaisedException(first[1], first[0], err.pid) from err
+        raise
     finally:
         del store
 
@@ -66,7 +75,36 @@ def _worker(local_rank: int, entry: Callable[[Any], Any], cfg, world_size: int, 
         # Connect to the parent's store as clients instead of rank 0 starting a second one.
         "TORCHELASTIC_USE_AGENT_STORE": "True",
     })
-    entry(cfg)
+    try:
+        entry(cfg)
+    except BaseException:
+        _record_failure(port, local_rank, traceback.format_exc())
+        raise
+
+
+_FAILURE_KEY = "turboyolo/launch/failure/"
+
+
+def _record_failure(port: int, rank: int, text: str) -> None:
+    """Post when and why this rank failed, so the launcher can report the first failure."""
+    try:
+        client = dist.TCPStore("127.0.0.1", port, is_master=False, wait_for_workers=False, timeout=timedelta(seconds=5))
+        client.set(f"{_FAILURE_KEY}{rank}", json.dumps({"time": time.time(), "text": text}))
+    except Exception:
+        pass  # best effort: the exception itself still reaches the launcher
+
+
+def _first_failure(store, nprocs: int) -> tuple[int, str] | None:
+    failures = []
+    for rank in range(nprocs):
+        key = f"{_FAILURE_KEY}{rank}"
+        if store.check([key]):
+            record = json.loads(store.get(key))
+            failures.append((record["time"], rank, record["text"]))
+    if not failures:
+        return None
+    _, rank, text = min(failures)
+    return rank, text
 
 
 class TrainEntry:
