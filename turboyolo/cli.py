@@ -9,6 +9,7 @@ import importlib
 import sys
 
 from turboyolo.config import ConfigError, build_config, load_schema, split_overrides
+from turboyolo.data.records import DatasetError
 
 # mode -> (module:function, one-line description)
 MODES: dict[str, tuple[str, str]] = {
@@ -74,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"turboyolo {mode}: {err}", file=sys.stderr)
         return 2
+    except (DatasetError, FileNotFoundError) as err:  # bad input: one clear line, no traceback
+        print(f"turboyolo {mode}: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"turboyolo {mode}: interrupted", file=sys.stderr)
         return 130
