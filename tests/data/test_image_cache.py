@@ -119,3 +119,22 @@ def test_two_processes_share_one_ram_copy(tmp_path):
             proc.communicate("\n", timeout=30)
     records = [ImageRecord(p, w, h, np.zeros((0, 4)), []) for p, w, h in rows]
     assert not list(Path("/dev/shm").glob(f"*{cache_key(records, 1024)}*"))  # the last reader freed it
+
+
+def test_abandoned_ram_cache_is_swept(records, tmp_path):
+    cache = SharedImageCache.open(records, 64, "ram")
+    os.close(cache._users_fd)  # what a SIGKILLed process leaves: files on /dev/shm, no lock held
+    cache._users_fd = None
+    assert Path(f"{cache.stem}.bin").exists()
+    others = write_records(tmp_path / "other", 2)
+    SharedImageCache.open(others, 64, "ram").release()
+    assert not Path(f"{cache.stem}.bin").exists()
+
+
+def test_ram_cache_in_use_is_not_swept(records, tmp_path):
+    cache = SharedImageCache.open(records, 64, "ram")
+    try:
+        SharedImageCache.open(write_records(tmp_path / "other", 2), 64, "ram").release()
+        assert Path(f"{cache.stem}.bin").exists() and cache.get(0).shape == (48, 64, 3)
+    finally:
+        cache.release()

@@ -69,3 +69,14 @@ def test_ranks_split_the_global_batch(records):
 def test_fraction_keeps_a_subset(records):
     loader = build_dataloader(records, _cfg(fraction=0.5), train=True)
     assert len(loader.dataset) == 5
+
+
+def test_workers_capped_by_cores_per_local_rank(monkeypatch):
+    from turboyolo.data.loader import workers_per_rank
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert workers_per_rank(16, world_size=8) == 2
+    assert workers_per_rank(0, world_size=8) == 0
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")
+    assert workers_per_rank(3) == 3

@@ -6,7 +6,8 @@ The cache is a single flat uint8 file (all images back to back, each resized so 
 - ``ram``:  the file lives in /dev/shm (tmpfs). Every process that maps it - DataLoader workers,
   the ranks of a DDP job on this machine - shares the same physical pages, so the machine holds one
   copy, not one per worker or per GPU. The last process to let go of it deletes it (a shared
-  flock on a ``.users`` file counts the users; crashed processes release theirs automatically).
+  flock on a ``.users`` file counts the users; crashed processes release theirs automatically, and
+  caches that killed runs left behind are swept when the next cache is opened).
 - ``disk``: the same files under ``cache_root()/image_cache``, kept across runs. The page cache
   shares them between processes just the same.
 
@@ -88,6 +89,32 @@ def _cache_dir(mode: str, needed_bytes: int, configured: str | None) -> Path:
     return folder
 
 
+def sweep_stale_ram_caches(folder: Path = SHM_DIR) -> int:
+    """Delete RAM caches no live process uses (left by runs killed before they could clean up).
+
+    A cache is in use while some process holds a shared lock on its ``.users`` file; the kernel
+    drops the locks of dead processes, so an exclusive lock that succeeds proves it is abandoned.
+    Returns the number of caches removed.
+    """
+    removed = 0
+    for users in folder.glob("turboyolo-images-*.users"):
+        try:
+            fd = os.open(users, os.O_RDWR)
+        except FileNotFoundError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stem = str(users)[: -len(".users")]
+            for suffix in (".bin", ".index.npy", ".index.tmp.npy", ".lock", ".users"):
+                Path(f"{stem}{suffix}").unlink(missing_ok=True)
+            removed += 1
+        except BlockingIOError:
+            pass
+        finally:
+            os.close(fd)
+    return removed
+
+
 class SharedImageCache:
     """Resized images of a list of records, shared by every process on the machine.
 
@@ -118,6 +145,8 @@ class SharedImageCache:
         stem = folder / f"turboyolo-images-{cache_key(records, imgsz)}"
         cache = cls(stem, layout, [r.path for r in records], imgsz, mode)
         if mode == "ram":
+            if sweep_stale_ram_caches(folder):
+                log.info("image cache: removed RAM caches abandoned by killed runs from %s", folder)
             cache._join_users()
         with open(f"{stem}.lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # others block here while the first process builds

@@ -1,6 +1,7 @@
 """build_dataloader: records + config -> a reproducible, rank-aware DataLoader of dict batches."""
 from __future__ import annotations
 
+import os
 import random
 
 import cv2
@@ -56,6 +57,17 @@ def _init_worker(worker_id: int) -> None:
 
 
 
+def workers_per_rank(requested: int, world_size: int = 1) -> int:
+    """``requested`` (cfg.workers) capped at the CPU cores this rank can count on.
+
+    Cores are shared by the ranks on this machine (LOCAL_WORLD_SIZE, else world_size); more workers
+    than cores only add context switches and memory (see benchmarks/loader.py).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
+    return min(int(requested), max(1, cores // max(local_ranks, 1)))
+
+
 class DetectionLoader(DataLoader):
     """A DataLoader whose epoch switch also reaches the dataset (augmentation seed, close_mosaic)."""
 
@@ -86,7 +98,8 @@ def build_dataloader(
     cache: a SharedImageCache holding these records' paths at cfg.imgsz (see
       image_cache.open_image_cache), or None to decode from disk every time.
     seed: default cfg.seed; seeds the shuffle (with the epoch) and augmentation (with epoch and index).
-    workers: default cfg.workers; worker processes are persistent and seeded from (seed, rank).
+    workers: default cfg.workers capped at this rank's share of the CPU cores (workers_per_rank);
+      worker processes are persistent and seeded from (seed, rank).
     pin_memory: default True when CUDA is available and cfg.device is not "cpu".
 
     train=True: shuffled each epoch, augmented (cfg keys mosaic ... max_box_aspect), shards padded
@@ -106,7 +119,7 @@ def build_dataloader(
         records = [records[i] for i in sorted(chosen)]
     dataset = DetectionDataset.from_config(records, cfg, train=train, cache=cache, seed=seed)
     sampler = ShardSampler(len(dataset), rank=rank, world_size=world_size, shuffle=train, pad=train, seed=seed)
-    workers = int(cfg.workers if workers is None else workers)
+    workers = workers_per_rank(cfg.workers, world_size) if workers is None else int(workers)
     if pin_memory is None:
         pin_memory = torch.cuda.is_available() and str(cfg.get("device")).lower() != "cpu"
     return DetectionLoader(

@@ -20,6 +20,5 @@ def random_hsv(image: np.ndarray, rng: np.random.Generator, hue: float, saturati
     hue_lut = np.mod(_LEVELS + hue_shift, 180).astype(np.uint8)
     sat_lut = np.clip(_LEVELS * sat_gain, 0, 255).astype(np.uint8)
     val_lut = np.clip(_LEVELS * val_gain, 0, 255).astype(np.uint8)
-    h, s, v = cv2.split(cv2.cvtColor(image, cv2.COLOR_BGR2HSV))
-    hsv = cv2.merge((cv2.LUT(h, hue_lut), cv2.LUT(s, sat_lut), cv2.LUT(v, val_lut)))
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
+    lut = np.stack([hue_lut, sat_lut, val_lut], axis=-1).reshape(256, 1, 3)  # one LUT pass for all channels
+    return cv2.cvtColor(cv2.LUT(cv2.cvtColor(image, cv2.COLOR_BGR2HSV), lut), cv2.COLOR_HSV2BGR)
