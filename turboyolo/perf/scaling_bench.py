@@ -110,10 +110,12 @@ def run_measured(cfg) -> dict:
     headers = ["nproc", "variant", "batch/proc", "images/s", "speedup", "efficiency", "predicted", "error",
                "data", "forward", "backward", "optimizer", "other"]
     rows = [[r["nproc"], r["variant"], r["per_process_batch"], r["images_per_s"], r.get("speedup"), r.get("efficiency"),
-             r.get("predicted_speedup"), r.get("prediction_error"),
+             r.get("predicted_speedup"),
+             f"{100 * r['prediction_error']:+.0f}%" if r.get("prediction_error") is not None else None,
              *(f"{100 * r.get(p + '_share', 0):.0f}%" for p in ("data", "forward", "backward", "optimizer", "other"))]
             for r in runs]
-    print_table("measured scaling (speedup = images/s over 1 process; shares of step wall time)", headers, rows)
+    print_table("measured scaling (speedup = images/s over 1 process; predicted from the 1-process run and the measured "
+                "allreduce bandwidth, error = predicted/measured - 1; shares of step wall time)", headers, rows)
     if bandwidth:
         print(f"allreduce bus bandwidth measured with {max(counts)} processes: {bandwidth / 1e9:.2f} GB/s")
     return {"runs": runs, "allreduce_busbw_bytes_per_s": bandwidth, "threads_per_process": 1}
