@@ -64,6 +64,11 @@ class Strategy:
     def after_step(self, wrapped: nn.Module, step: int) -> None:
         """Called after every optimizer step (local SGD averages models here)."""
 
+    def pop_exposed_comm_s(self) -> float:
+        """Seconds of gradient communication the last backward waited for (not hidden behind
+        compute), measured host-side without device syncs; 0 when nothing was communicated."""
+        return 0.0
+
     # --- state for checkpoints: full and unsharded on rank 0 -------------------------------
     # Collective: EVERY rank must call model_state and optimizer_state (FSDP gathers shards,
     # ZeRO consolidates, local SGD averages); only rank 0's result is guaranteed complete.

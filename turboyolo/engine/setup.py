@@ -68,9 +68,7 @@ class TrainingSetup:
         except ImportError:
             return
         cfg = self.cfg
-        lines = diagnose(row, row.get("mfu") or None, workers=cfg.workers, cache=cfg.cache,
-                         bucket_cap_mb=cfg.bucket_cap_mb, grad_compression=cfg.grad_compression, batch=cfg.batch,
-                         world_size=self.env.world_size)
+        lines = diagnose(row, row.get("mfu") or None, settings=dict(cfg), world_size=self.env.world_size)
         if lines:
             print(f"diagnosis {when}: " + "; ".join(lines))
 

@@ -88,6 +88,8 @@ class Trainer:
                 scaled = loss * s.env.world_size
                 (s.scaler.scale(scaled) if s.scaler else scaled).backward()
                 s.timer.lap("backward")
+            if sync:  # communication the backward had to wait for, moved out of "backward"
+                s.timer.add_seconds("exposed_comm", s.strategy.pop_exposed_comm_s(), taken_from="backward")
             loss_sum += components
             s.iteration += 1
             if sync:
@@ -96,7 +98,7 @@ class Trainer:
                 s.timer.lap("optimizer")
             s.timer.end_step(images.shape[0] * s.env.world_size)
             if (i + 1) % LOG_EVERY == 0 or i == batches - 1:
-                progress.update(i + 1, (loss_sum / (i + 1 - done_before)).tolist(), hyper["lr"][0], s.timer.summary(), s.mfu)
+                progress.update(i + 1, (loss_sum / (i + 1 - done_before)).tolist(), hyper["lr"][0], s.timer.summary(wait=False), s.mfu)
             if sync:
                 if cfg.save_period_steps and s.step % cfg.save_period_steps == 0:
                     self.save_checkpoint(epoch, samples_in_epoch=(i + 1) * s.derived.global_batch, metrics={})
