@@ -52,19 +52,17 @@ def two_nodes():
             subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
 
 
-@pytest.mark.dist
-@pytest.mark.slow
-@pytest.mark.skipif(not _netns_available(), reason="needs root and `ip netns`")
-def test_two_nodes_in_network_namespaces_train_to_identical_weights(two_nodes, tmp_path):
+def _run_on_two_nodes(nodes, tmp_path: Path, script_and_args) -> None:
+    """One torchrun per namespace (1 process each, world size 2); script_and_args(out_dir) -> argv."""
     procs = []
-    for is_host, (ns, veth, addr) in zip((True, False), two_nodes):
+    for is_host, (ns, veth, addr) in zip((True, False), nodes):
         out = tmp_path / ns
         out.mkdir()
-        cmd = ["ip", "netns", "exec", ns, "env", f"GLOO_SOCKET_IFNAME={veth}",
+        cmd = ["ip", "netns", "exec", ns, "env", f"GLOO_SOCKET_IFNAME={veth}", f"TURBOYOLO_CACHE={out / 'cache'}",
                sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
                "--rdzv_backend=c10d", f"--rdzv-endpoint={HOST_ADDR}:{RDZV_PORT}", "--rdzv-id=turboyolo-test",
                f"--rdzv-conf=is_host={str(is_host).lower()},join_timeout=90", f"--local-addr={addr}",
-               str(WORKER), str(out), str(STEPS), ""]
+               *script_and_args(out)]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     logs = []
     try:
@@ -76,7 +74,30 @@ def test_two_nodes_in_network_namespaces_train_to_identical_weights(two_nodes, t
                 proc.kill()
     for proc, log in zip(procs, logs):
         assert proc.returncode == 0, log[-3000:]
+
+
+@pytest.mark.dist
+@pytest.mark.slow
+@pytest.mark.skipif(not _netns_available(), reason="needs root and `ip netns`")
+def test_two_nodes_in_network_namespaces_train_to_identical_weights(two_nodes, tmp_path):
+    _run_on_two_nodes(two_nodes, tmp_path, lambda out: [str(WORKER), str(out), str(STEPS), ""])
     host = torch.load(tmp_path / two_nodes[0][0] / "final_rank0.pt", weights_only=True)["model"]
     other = torch.load(tmp_path / two_nodes[1][0] / "final_rank1.pt", weights_only=True)["model"]
     assert max_state_diff(host, other) == 0.0
     assert max_state_diff(host, uninterrupted_weights()) < 1e-5
+
+
+@pytest.mark.dist
+@pytest.mark.slow
+@pytest.mark.skipif(not _netns_available(), reason="needs root and `ip netns`")
+def test_two_nodes_run_the_real_trainer_for_two_epochs(two_nodes, tmp_path):
+    trainer = Path(__file__).with_name("trainer_worker.py")
+    keys = ["data=synthetic", "imgsz=64", "batch=8", "nbs=8", "workers=0", "fraction=0.125", "val=false",
+            "plots=false", "sync_bn=true", "threads=1", "epochs=2", "cache=none"]
+    # each node generates the synthetic set into its own cache, as separate machines would
+    _run_on_two_nodes(two_nodes, tmp_path,
+                      lambda out: [str(trainer), str(out), *keys, f"project={out / 'runs'}"])
+    host = torch.load(tmp_path / two_nodes[0][0] / "weights_rank0.pt", weights_only=True)
+    other = torch.load(tmp_path / two_nodes[1][0] / "weights_rank1.pt", weights_only=True)
+    assert host["step"] == other["step"] == 2 * 4
+    assert max_state_diff(host["model"], other["model"]) == 0.0  # sync_bn: BN statistics agree too

@@ -58,3 +58,11 @@ def select_device(device_key: str | None, local_rank: int = 0) -> torch.device:
         raise RuntimeError(f"device={device_key} asks for CUDA, but torch.cuda.is_available() is False")
     ids = [int(x) for x in key.replace("cuda:", "").split(",") if x.strip()] if key else list(range(torch.cuda.device_count()))
     return torch.device("cuda", ids[local_rank % len(ids)])
+
+
+def elastic_restart_count() -> int:
+    """How many times torchrun (--max-restarts) has restarted this group; 0 on the first start.
+
+    A trainer seeing > 0 should resume from the newest checkpoint the killed incarnation wrote.
+    """
+    return _int_env("TORCHELASTIC_RESTART_COUNT", default=0)

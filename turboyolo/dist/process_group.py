@@ -15,7 +15,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from turboyolo.dist.env import DistEnv
+from turboyolo.dist.env import DistEnv, elastic_restart_count
 
 # Kept so the watchdog can post heartbeats through the same (prefixed) store.
 _STORE: dist.Store | None = None
@@ -35,7 +35,7 @@ def resolve_backend(requested: str, device: torch.device) -> str:
 
 def restart_prefix() -> str:
     """Store key prefix unique to this incarnation of the group (0 on the first start)."""
-    return f"turboyolo/restart{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/"
+    return f"turboyolo/restart{elastic_restart_count()}/"
 
 
 def check_socket_ifname(master_addr: str | None = None) -> str | None:
