@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from turboyolo.config.derived import Derived, derive
+from turboyolo.dist.env import elastic_restart_count
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine.checkpoint import load_checkpoint, restore_rng
 from turboyolo.engine.ema import ModelEMA
@@ -109,7 +110,26 @@ def _threads(cfg, env) -> None:
         torch.set_num_threads(n)
 
 
+ELASTIC_MARK = "elastic_run_id"  # file in a run folder: the torchrun run id that owns it
+
+
+def _elastic_run_dir(cfg) -> Path | None:
+    """The run folder an earlier incarnation of this torchrun job (same TORCHELASTIC_RUN_ID) created."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
+    if not run_id:
+        return None
+    for mark in Path(cfg.project).glob(f"*/{ELASTIC_MARK}"):
+        if mark.read_text().strip() == run_id:
+            return mark.parent
+    return None
+
+
 def _resolve_resume(cfg) -> Path | None:
+    if cfg.resume in (False, None, "False", "false", "") and elastic_restart_count() > 0:
+        # torchrun restarted the group after a failure: continue from the last checkpoint, if any
+        run_dir = _elastic_run_dir(cfg)
+        last = run_dir / "weights" / "last.pt" if run_dir else None
+        return last if last is not None and last.is_file() else None
     if cfg.resume in (False, None, "False", "false", ""):
         return None
     if cfg.resume in (True, "True", "true"):
@@ -194,10 +214,13 @@ def build_training_setup(cfg) -> TrainingSetup:
 
     run_dir = None
     if env.is_main:
-        path = resume_path.parent.parent if resume_path else next_run_dir(cfg.project, cfg.name, cfg.exist_ok)
+        path = resume_path.parent.parent if resume_path else (
+            _elastic_run_dir(cfg) or next_run_dir(cfg.project, cfg.name, cfg.exist_ok))
         run_dir = RunDir(path)
         if ckpt is None:
             run_dir.write_args(cfg, {**derived.as_dict(), "optimizer": opt_name})
+            if os.environ.get("TORCHELASTIC_RUN_ID"):
+                (path / ELASTIC_MARK).write_text(os.environ["TORCHELASTIC_RUN_ID"])
     setup = TrainingSetup(cfg, env, strategy, derived, names, model, wrapped, optimizer, scaler, ema, loss_fn, schedule,
                           StepTimer(env.device), train_loader, val_loader, val_records, amp_dtype, memory_format, run_dir)
 
