@@ -32,7 +32,7 @@ def _train_every_strategy(cfg, env, _):
             strategy.min_unit_params = 100  # shard the blocks of the toy net separately, too
         wrapped, optimizer, losses = train_toy(strategy, env.rank, env.world_size, STEPS, GLOBAL_BATCH // accumulate,
                                                accumulate=accumulate)
-        result = {"losses": losses, "state": strategy.model_state(wrapped),
+        result = {"losses": losses, "exposed_comm_s": strategy.pop_exposed_comm_s(), "state": strategy.model_state(wrapped),
                   "local": {k: v.clone() for k, v in strategy.unwrap(wrapped).state_dict().items()}}
         optimizer_state = strategy.optimizer_state(optimizer)
         result["optimizer_state_entries"] = None if optimizer_state is None else len(optimizer_state["state"])
@@ -85,6 +85,13 @@ def test_localsgd_ranks_step_alone_and_meet_at_averaging(results):
     drift = max_state_diff(results[0]["localsgd"]["after_local_step"], results[1]["localsgd"]["after_local_step"],
                            parameters_only=True)
     assert drift > 1e-4
+
+
+@pytest.mark.dist
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ddp", "fp16", "powersgd", "zero"])
+def test_exposed_communication_is_measured(results, name):
+    assert 0.0 < results[0][name]["exposed_comm_s"] < 1.0  # the toy all-reduce takes well under a second
 
 
 @pytest.mark.dist

@@ -53,8 +53,6 @@ def _rank1_worker(agent_pid: int):
 
 @pytest.mark.dist
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="group restarts, but the trainer does not yet resume on an elastic restart "
-                   "(engine/setup.py: resume when turboyolo.dist.env.elastic_restart_count() > 0)")
 def test_torchrun_survives_a_killed_worker_and_resumes_mid_epoch(tmp_path):
     project = tmp_path / "runs"
     epochs = 2

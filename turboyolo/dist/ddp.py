@@ -4,7 +4,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from turboyolo.dist.comm_hooks import register_compression_hook
+from turboyolo.dist.comm_hooks import CommTimer, register_compression_hook
 from turboyolo.dist.group_strategy import ProcessGroupStrategy
 
 
@@ -31,9 +31,15 @@ class DDPStrategy(ProcessGroupStrategy):
 
     def wrap(self, model: nn.Module) -> nn.Module:
         ddp = wrap_ddp(self.prepare_model(model), self.cfg, self.env, self.backend)
+        self.comm_timer = CommTimer()
         self.hook_state = register_compression_hook(
-            ddp, self.cfg.get("grad_compression", "none"), self.backend, int(self.cfg.get("powersgd_rank", 2)))
+            ddp, self.cfg.get("grad_compression", "none"), self.backend, int(self.cfg.get("powersgd_rank", 2)),
+            timer=self.comm_timer)
         return ddp
+
+    def pop_exposed_comm_s(self) -> float:
+        timer = getattr(self, "comm_timer", None)
+        return timer.pop_exposed_s() if timer is not None else 0.0
 
     def sync_context(self, wrapped: nn.Module, sync: bool):
         if not sync:

@@ -35,7 +35,8 @@ def shard_units(model: nn.Module, min_params: int) -> list[nn.Module]:
     def visit(module: nn.Module) -> int:
         inside_children = sum(visit(child) for child in module.children())
         size = sum(p.numel() for p in module.parameters())
-        if module is not model and size >= min_params and inside_children == 0:
+        has_forward = type(module).forward is not nn.Module.forward  # ModuleList/Dict cannot be units
+        if module is not model and has_forward and size >= min_params and inside_children == 0:
             units.append(module)
             return 1
         return inside_children
@@ -64,6 +65,11 @@ class FSDPStrategy(ProcessGroupStrategy):
 
     def wrap(self, model: nn.Module) -> nn.Module:
         model = self.prepare_model(model)
+        # FSDP flattens contiguous parameters only: channels_last weights go back to NCHW (the
+        # activations can stay channels_last; the conv kernels convert the weight per call)
+        for p in model.parameters():
+            if not p.is_contiguous():
+                p.data = p.data.contiguous()
         broadcast_module_state(model)  # shards are cut from rank 0's initialisation
         if self.mixed_precision:
             # BatchNorm keeps fp32 weights next to its fp32 running statistics (bf16 weights with

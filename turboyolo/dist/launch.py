@@ -58,7 +58,7 @@ def launch(entry: Callable[[Any], Any], cfg, nprocs: int | None = None, timeout_
         first = _first_failure(store, nprocs)
         if first is not None and first[0] != err.error_index:
             # another rank failed first; the reported one only lost its peer ("connection closed")
-            raise mp.ProcessRaisedException(first[1], first[0], err.pid) from err
+            raise mp.ProcessRaisedException(first[1], first[0], err.error_pid) from err
         raise
     finally:
         del store

@@ -15,6 +15,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.distributed.algorithms.ddp_comm_hooks import post_localSGD_hook
 
+from turboyolo.dist.comm_hooks import CommTimer
 from turboyolo.dist.ddp import wrap_ddp
 from turboyolo.dist.group_strategy import ProcessGroupStrategy, average_in_place, float_buffers
 
@@ -44,8 +45,13 @@ class LocalSGDStrategy(ProcessGroupStrategy):
             process_group=None, subgroup=node_subgroups(self.env.world_size, size),
             start_localSGD_iter=self.warmup, post_local_gradient_allreduce=self.intra_node_allreduce,
         )
-        ddp.register_comm_hook(state, post_localSGD_hook.post_localSGD_hook)
+        self.comm_timer = CommTimer()
+        ddp.register_comm_hook(state, self.comm_timer.wrap(post_localSGD_hook.post_localSGD_hook))
         return ddp
+
+    def pop_exposed_comm_s(self) -> float:
+        timer = getattr(self, "comm_timer", None)
+        return timer.pop_exposed_s() if timer is not None else 0.0
 
     def sync_context(self, wrapped: nn.Module, sync: bool):
         if not sync:

@@ -5,6 +5,7 @@ big models; ZeRO stage 1 shards it and broadcasts updated parameters after each 
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import torch
@@ -26,7 +27,9 @@ class ZeroStrategy(DDPStrategy):
     def make_optimizer(self, factory: Callable[[nn.Module], torch.optim.Optimizer], wrapped: nn.Module):
         template = factory(self.unwrap(wrapped))  # the factory decides groups and hyper-parameters
         groups = [dict(group) for group in template.param_groups]
-        defaults = {k: v for k, v in template.defaults.items() if k != "params"}
+        # only what the constructor accepts: defaults may hold derived keys (AdamW's decoupled_weight_decay)
+        accepted = inspect.signature(type(template).__init__).parameters
+        defaults = {k: v for k, v in template.defaults.items() if k in accepted and k != "params"}
         return ZeroRedundancyOptimizer(groups, optimizer_class=type(template), **defaults)
 
     def optimizer_state(self, optimizer) -> dict[str, Any] | None:
