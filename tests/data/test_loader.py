@@ -76,7 +76,9 @@ def test_workers_capped_by_cores_per_local_rank(monkeypatch):
 
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
-    assert workers_per_rank(16, world_size=8) == 2
+    assert workers_per_rank(16, world_size=8) == 1  # 2 cores per rank, one kept for the rank itself
     assert workers_per_rank(0, world_size=8) == 0
     monkeypatch.delenv("LOCAL_WORLD_SIZE")
     assert workers_per_rank(3) == 3
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert workers_per_rank(2) == 1
