@@ -193,13 +193,19 @@ def build_training_setup(cfg) -> TrainingSetup:
     if ckpt is not None:
         model.load_state_dict(ckpt["train_state"]["model"])
     loss_fn = DetectionLoss(model, box=cfg.box, cls=cfg.cls, dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha, beta=cfg.tal_beta)
+    # FLOPs and the EMA copy need a plain module: FSDP refuses deepcopy once it has sharded one
+    complexity = _count_complexity(model, cfg.imgsz)
+    if cfg.ema and cfg.sync == "fsdp" and env.is_distributed:
+        cfg.ema = False
+        if env.is_main:
+            print("turboyolo: ema disabled under sync=fsdp (its weights are sharded); validating the live weights")
+    ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau) if cfg.ema else None
     compiled = torch.compile(model) if cfg.compile else model
     wrapped = strategy.wrap(compiled)
     optimizer = strategy.make_optimizer(
         lambda m: build_optimizer(m, opt_name, derived.lr0, cfg.momentum, derived.weight_decay, cfg.nesterov), wrapped)
     amp_dtype = amp_lib.resolve_amp(cfg.amp, env.device)
     scaler = amp_lib.make_scaler(env.device, amp_dtype)
-    ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau) if cfg.ema else None
 
     cache = open_image_cache(train_records + val_records, cfg)  # one copy per machine, shared by all ranks
     train_loader = build_dataloader(train_records, cfg, train=True, rank=env.rank, world_size=env.world_size,
@@ -226,7 +232,7 @@ def build_training_setup(cfg) -> TrainingSetup:
 
     if ckpt is not None:
         _restore(setup, ckpt)
-    _measure_complexity(setup, cfg, opt_name)
+    _report_complexity(setup, cfg, opt_name, complexity)
     return setup
 
 
@@ -249,13 +255,15 @@ def _restore(s: TrainingSetup, ckpt: dict) -> None:
         print(f"resuming {s.cfg.resume}: epoch {s.start_epoch + 1}, {s.resume_samples} samples in, step {s.step}")
 
 
-def _measure_complexity(s: TrainingSetup, cfg, opt_name: str) -> None:
-    """Parameters and FLOPs, printed once; training FLOPs per image feed the MFU figure."""
+def _count_complexity(model, imgsz: int) -> tuple[int, float, float]:
+    """(parameters, inference FLOPs per image, training FLOPs per image); the last feeds the MFU figure."""
     from turboyolo.perf.flops import count_params, inference_flops_per_image, train_flops_per_image
 
-    params = count_params(s.model)
-    gflops = inference_flops_per_image(s.model, cfg.imgsz) / 1e9
-    s.train_flops_per_image = train_flops_per_image(s.model, cfg.imgsz)
+    return count_params(model), inference_flops_per_image(model, imgsz), train_flops_per_image(model, imgsz)
+
+
+def _report_complexity(s: TrainingSetup, cfg, opt_name: str, complexity) -> None:
+    params, flops, s.train_flops_per_image = complexity
     try:
         from turboyolo.perf.hardware import get_peak
 
@@ -266,7 +274,7 @@ def _measure_complexity(s: TrainingSetup, cfg, opt_name: str) -> None:
             print(f"turboyolo: peak FLOP/s unknown ({err}); MFU not reported")
     if s.env.is_main and cfg.verbose:
         amp_name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[s.amp_dtype]
-        print(f"model {cfg.model}: {params / 1e6:.2f} M parameters, {gflops:.2f} GFLOPs/image at {cfg.imgsz} "
+        print(f"model {cfg.model}: {params / 1e6:.2f} M parameters, {flops / 1e9:.2f} GFLOPs/image at {cfg.imgsz} "
               f"(training {s.train_flops_per_image / 1e9:.2f} GFLOPs/image)")
         print(f"{s.strategy.name} on {s.env.world_size} x {s.env.device.type}, {torch.get_num_threads()} threads/rank, "
               f"amp {amp_name}, {'channels_last' if cfg.channels_last else 'NCHW'}, optimizer {opt_name}: "
