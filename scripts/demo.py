@@ -13,7 +13,7 @@ from turboyolo.cli import main
 STEPS = [
     ("check the generated dataset", "check data=synthetic"),
     ("picture of augmented training samples", "show data=synthetic n=16 out=runs/demo/augmented_batch.png"),
-    ("train a small detector from scratch", "train data=synthetic model=n imgsz=256 batch=16 epochs=12 close_mosaic=4 "
+    ("train a small detector from scratch", "train data=synthetic model=n imgsz=256 batch=16 nbs=16 epochs=10 close_mosaic=3 "
                                             "project=runs/demo name=train exist_ok=True"),
     ("validate the best checkpoint", "val weights=runs/demo/train/weights/best.pt data=synthetic imgsz=256 project=runs/demo/val"),
     ("predict on the validation images", "predict weights=runs/demo/train/weights/best.pt "

@@ -39,6 +39,8 @@ class RunDir:
         self.results_csv = self.path / "results.csv"
 
     def write_args(self, cfg: Config, derived: dict) -> None:
+        """A fresh run (not a resume): start results.csv anew, even in a reused (exist_ok) folder."""
+        self.results_csv.unlink(missing_ok=True)
         save_config(cfg, self.path / "args.yaml")
         save_config(Config(derived), self.path / "derived.yaml")
 
