@@ -15,6 +15,10 @@ from turboyolo.engine import amp as amp_lib
 from turboyolo.metrics.detection import DetectionEvaluator
 from turboyolo.ops.nms import non_max_suppression
 
+# Top-scoring candidates per image that enter NMS during validation. NMS cost grows with its square;
+# on BCCD (trained yolov8n) 1000 gave the same mAP50-95 to 5 decimals as 30000, with 20x less NMS time.
+VAL_MAX_CANDIDATES = 1000
+
 
 def to_original_pixels(dets: torch.Tensor, scale_pad: torch.Tensor, orig_hw: torch.Tensor) -> torch.Tensor:
     """Undo the letterbox. dets (n, 6) xyxy in network pixels -> xyxy in original image pixels, clipped."""
@@ -40,7 +44,8 @@ def predict_shard(model, loader, device, amp_dtype, memory_format, conf: float, 
         with amp_lib.autocast(device, amp_dtype):
             preds = model(images)
         # multi-label: a box may count for several classes (the COCO-standard way to score mAP)
-        dets = non_max_suppression(preds.float(), conf, iou, max_det, agnostic=agnostic, multi_label=True)
+        dets = non_max_suppression(preds.float(), conf, iou, max_det, agnostic=agnostic, multi_label=True,
+                                   max_candidates=max(VAL_MAX_CANDIDATES, 3 * max_det))
         for k, det in enumerate(dets):
             det = to_original_pixels(det.cpu(), batch["scale_pad"][k], batch["orig_shapes"][k])
             results.append((int(batch["indices"][k]), det.numpy()))
