@@ -3,12 +3,15 @@
 For models whose training state does not fit one device. Blocks of at least MIN_UNIT_PARAMS
 parameters become their own shard units (all-gathered just before use, freed after), the rest
 joins the root unit. Optional bf16 mixed precision (cfg.fsdp_mixed_precision) for parameters and
-gradient reduction. Sharded checkpoints use torch.distributed.checkpoint (DCP);
+gradient reduction. Validation runs on a plain full replica (eval_module), not on the sharded
+model: FSDP forwards are collectives, and uneven validation shards would call them a different
+number of times per rank. Sharded checkpoints use torch.distributed.checkpoint (DCP);
 load_dcp_into_model() reads one into a plain single-process model.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 import warnings
 from pathlib import Path
 from typing import Any
@@ -62,9 +65,13 @@ class FSDPStrategy(ProcessGroupStrategy):
         self.mp_policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.bfloat16) \
             if self.mixed_precision else MixedPrecisionPolicy()
         self._model: nn.Module | None = None
+        self._replica: nn.Module | None = None  # plain full copy for validation (eval_module)
 
     def wrap(self, model: nn.Module) -> nn.Module:
         model = self.prepare_model(model)
+        # the validation replica: copied before sharding (fully_shard changes the module in place
+        # and refuses deepcopy afterwards); costs one unsharded copy of the weights per rank
+        self._replica = copy.deepcopy(getattr(model, "_orig_mod", model)).requires_grad_(False)
         # FSDP flattens contiguous parameters only: channels_last weights go back to NCHW (the
         # activations can stay channels_last; the conv kernels convert the weight per call)
         for p in model.parameters():
@@ -111,6 +118,14 @@ class FSDPStrategy(ProcessGroupStrategy):
         else:
             optimizer.step()
         return norm
+
+    def eval_module(self, wrapped: nn.Module) -> nn.Module:
+        """The replica with the full current weights, gathered on every rank (collective)."""
+        self.sync_buffers(wrapped)
+        with self.watch("FSDP full model state gather for validation"):
+            state = get_model_state_dict(wrapped, options=StateDictOptions(full_state_dict=True))
+        self._replica.load_state_dict(state)
+        return self._replica
 
     # --- full state (rank 0) for ordinary checkpoints ------------------------------------------
     def sync_buffers(self, wrapped: nn.Module) -> None:

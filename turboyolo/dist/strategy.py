@@ -37,6 +37,12 @@ class Strategy:
         """The plain model inside whatever `wrap` returned (for EMA, eval and saving)."""
         return getattr(wrapped, "module", wrapped)
 
+    def eval_module(self, wrapped: nn.Module) -> nn.Module:
+        """A plain module holding the current full weights, safe to run forward on in eval mode any
+        number of times per rank (validation shards are uneven). Collective: every rank calls it."""
+        model = self.unwrap(wrapped)
+        return getattr(model, "_orig_mod", model)  # under torch.compile: eval without recompiling
+
     def make_optimizer(self, factory: Callable[[nn.Module], torch.optim.Optimizer], wrapped: nn.Module):
         """factory(model) builds the optimizer with its parameter groups; strategies may wrap it."""
         return factory(self.unwrap(wrapped))

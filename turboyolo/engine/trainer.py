@@ -151,7 +151,8 @@ class Trainer:
         last = epoch == cfg.epochs - 1 or bool(self.stop_reason)
         if not cfg.val or not s.val_loader or not ((epoch + 1) % cfg.val_period == 0 or last):
             return {}
-        model = s.ema.module if s.ema is not None else s.model
+        # without EMA the strategy hands out a plain module with the live weights (FSDP gathers them)
+        model = s.ema.module if s.ema is not None else s.strategy.eval_module(s.wrapped)
         metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
                            plots_dir=s.run_dir.path if (last and cfg.plots and s.env.is_main) else None)
         return metrics
