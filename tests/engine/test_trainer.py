@@ -57,6 +57,8 @@ def test_smoke_two_epochs_writes_run_folder(tiny_data, tmp_path):
     assert float(rows[-1]["images_per_s"]) > 0
     assert (run / "weights" / "last.pt").is_file() and (run / "weights" / "best.pt").is_file()
     assert (run / "args.yaml").is_file() and (run / "results.png").is_file()
+    for plot in ("labels.png", "train_batch0.png", "time_breakdown.png", "PR_curve.png", "confusion_matrix.png"):
+        assert (run / plot).is_file(), plot
     best = load_checkpoint(run / "weights" / "best.pt")
     assert "train_state" not in best and best["names"] and best["spec"]
     assert summary["steps"] > 0

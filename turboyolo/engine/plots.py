@@ -16,16 +16,16 @@ def write_training_plots(folder: Path, history: list[dict]) -> None:
         pass
 
 
-def write_data_plots(folder: Path, records, names, loader) -> None:
-    """Label distribution and a few augmented training batches: what people look at to trust labels."""
+def write_data_plots(folder: Path, records, names, dataset, samples: int = 16) -> None:
+    """Label distribution and one grid of augmented training samples: what people look at to trust labels.
+
+    Samples are taken from the dataset directly (augmentation is seeded per sample), so the loader's
+    workers and iteration state are untouched.
+    """
+    from turboyolo.data.loader import collate_detection
+    from turboyolo.plots.boxes_grid import save_batch_grid
     from turboyolo.plots.labels import plot_label_distribution
 
     plot_label_distribution(records, names, folder / "labels.png")
-    try:
-        from turboyolo.plots.boxes_grid import save_batch_grid
-    except ImportError:
-        return
-    for k, batch in enumerate(loader):
-        save_batch_grid(batch, names, folder / f"train_batch{k}.png")
-        if k >= 1:
-            break
+    batch = collate_detection([dataset[i] for i in range(min(samples, len(dataset)))])
+    save_batch_grid(folder / "train_batch0.png", batch, names)

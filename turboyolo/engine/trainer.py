@@ -42,6 +42,10 @@ class Trainer:
     def fit(self) -> dict:
         self.s = s = build_training_setup(self.cfg)
         try:
+            if s.env.is_main and self.cfg.plots and s.start_epoch == 0:
+                from turboyolo.engine.plots import write_data_plots
+
+                write_data_plots(s.run_dir.path, s.train_loader.dataset.records, s.names, s.train_loader.dataset)
             self._run("on_train_start")
             epoch = s.start_epoch
             while epoch < self.cfg.epochs and not self.stop_reason:
