@@ -140,14 +140,15 @@ def _elastic_run_dir(cfg) -> Path | None:
 
 
 def _resolve_resume(cfg) -> Path | None:
-    if cfg.resume in (False, None, "False", "false", "") and elastic_restart_count() > 0:
+    fresh = cfg.resume is None or str(cfg.resume).lower() in ("false", "0", "no", "")
+    if fresh and elastic_restart_count() > 0:
         # torchrun restarted the group after a failure: continue from the last checkpoint, if any
         run_dir = _elastic_run_dir(cfg)
         last = run_dir / "weights" / "last.pt" if run_dir else None
         return last if last is not None and last.is_file() else None
-    if cfg.resume in (False, None, "False", "false", ""):
+    if fresh:
         return None
-    if cfg.resume in (True, "True", "true"):
+    if str(cfg.resume).lower() in ("true", "1", "yes"):
         found = newest_last_checkpoint(cfg.project)
         if found is None:
             raise FileNotFoundError(f"resume=True but no */weights/last.pt under {cfg.project}")
