@@ -37,10 +37,6 @@ class DDPStrategy(ProcessGroupStrategy):
             timer=self.comm_timer)
         return ddp
 
-    def pop_exposed_comm_s(self) -> float:
-        timer = getattr(self, "comm_timer", None)
-        return timer.pop_exposed_s() if timer is not None else 0.0
-
     def sync_context(self, wrapped: nn.Module, sync: bool):
         if not sync:
             return wrapped.no_sync()

@@ -103,21 +103,10 @@ class FSDPStrategy(ProcessGroupStrategy):
         finally:
             wrapped.set_requires_gradient_sync(True)
 
-    def optimizer_step(self, optimizer, scaler, params, max_norm: float) -> torch.Tensor:
-        params = [p for p in params if p.grad is not None]
-        if scaler is not None:
-            scaler.unscale_(optimizer)
+    def total_grad_norm(self, params: list[torch.Tensor]) -> torch.Tensor:
         # gradients are sharded DTensors: the norm needs a reduction over ranks (full_tensor)
-        norm = torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
-        norm = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
-        if max_norm > 0:
-            torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        return norm
+        norm = super().total_grad_norm(params)
+        return norm.full_tensor() if hasattr(norm, "full_tensor") else norm
 
     def eval_module(self, wrapped: nn.Module) -> nn.Module:
         """The replica with the full current weights, gathered on every rank (collective)."""

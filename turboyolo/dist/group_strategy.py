@@ -26,6 +26,11 @@ class ProcessGroupStrategy(Strategy):
 
     name = "process_group"
 
+    comm_timer = None  # a CommTimer when the wrapped model's comm hook is timed (DDP, local SGD)
+
+    def pop_exposed_comm_s(self) -> float:
+        return self.comm_timer.pop_exposed_s() if self.comm_timer is not None else 0.0
+
     def __init__(self, cfg, env: DistEnv, watchdog=None):
         super().__init__(cfg, env)
         if not dist.is_initialized():

@@ -49,10 +49,6 @@ class LocalSGDStrategy(ProcessGroupStrategy):
         ddp.register_comm_hook(state, self.comm_timer.wrap(post_localSGD_hook.post_localSGD_hook))
         return ddp
 
-    def pop_exposed_comm_s(self) -> float:
-        timer = getattr(self, "comm_timer", None)
-        return timer.pop_exposed_s() if timer is not None else 0.0
-
     def sync_context(self, wrapped: nn.Module, sync: bool):
         if not sync:
             return wrapped.no_sync()

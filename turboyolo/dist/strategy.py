@@ -56,16 +56,19 @@ class Strategy:
         params = [p for p in params if p.grad is not None]
         if scaler is not None:
             scaler.unscale_(optimizer)
+        norm = self.total_grad_norm(params)
         if max_norm > 0:
-            norm = torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=True)
-        else:
-            norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad) for p in params]))
+            torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
         else:
             optimizer.step()
         return norm
+
+    def total_grad_norm(self, params: list[torch.Tensor]) -> torch.Tensor:
+        """L2 norm of all gradients, one fused pass (sharded strategies reduce it over ranks)."""
+        return torch.nn.utils.get_total_norm([p.grad for p in params], foreach=True)
 
     def after_step(self, wrapped: nn.Module, step: int) -> None:
         """Called after every optimizer step (local SGD averages models here)."""
