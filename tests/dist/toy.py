@@ -65,7 +65,7 @@ def train_toy(strategy, rank: int, world: int, steps: int, global_batch: int, ac
                 loss.backward()
             step_loss += loss.detach()
         strategy.optimizer_step(optimizer, None, strategy.unwrap(wrapped).parameters(), 0.0)
-        optimizer.zero_grad(set_to_none=True)
+        strategy.zero_grad(optimizer)
         strategy.after_step(wrapped, step + 1)
         losses.append(float(strategy.all_reduce(step_loss, "mean")))
     return wrapped, optimizer, losses

@@ -60,6 +60,10 @@ class HorovodStrategy(Strategy):
         self._optimizer = None
 
     def wrap(self, model: nn.Module) -> nn.Module:
+        # Horovod refuses non-contiguous tensors, and channels_last weights have channels_last
+        # gradients. Contiguous weights with channels_last inputs still run channels_last
+        # convolutions (the input's format decides) while their gradients follow the weights.
+        model = model.to(memory_format=torch.contiguous_format)
         self.hvd.broadcast_parameters(model.state_dict(), root_rank=0)
         return model
 
@@ -80,10 +84,17 @@ class HorovodStrategy(Strategy):
                 delay[p] += 1
         yield
 
-    def optimizer_step(self, optimizer, scaler, params, max_norm: float) -> torch.Tensor:
+    def optimizer_step(self, optimizer, scaler, params, max_norm: float) -> bool:
         optimizer.synchronize()  # gradients averaged before unscaling and clipping
         with optimizer.skip_synchronize():
             return super().optimizer_step(optimizer, scaler, params, max_norm)
+
+    def zero_grad(self, optimizer) -> None:
+        """Horovod refuses zero_grad while all-reduces are in flight (a skipped step after a
+        micro-step that communicated): wait for them first."""
+        if optimizer._handles:
+            optimizer.synchronize()
+        optimizer.zero_grad()
 
     def load_optimizer_state(self, optimizer, state: dict[str, Any]) -> None:
         optimizer.load_state_dict(state)
@@ -96,11 +107,13 @@ class HorovodStrategy(Strategy):
         return tensor
 
     def gather_objects(self, obj: Any) -> list[Any] | None:
-        gathered = self.hvd.allgather_object(obj)
+        # Horovod matches collectives across ranks by name, and its default name is the object's
+        # type, which differs between ranks (a dict on rank 0, None elsewhere): always name them
+        gathered = self.hvd.allgather_object(obj, name="turboyolo.gather_objects")
         return gathered if self.env.is_main else None
 
     def broadcast_object(self, obj: Any, src: int = 0) -> Any:
-        return self.hvd.broadcast_object(obj, root_rank=src)
+        return self.hvd.broadcast_object(obj, root_rank=src, name="turboyolo.broadcast_object")
 
     def barrier(self) -> None:
         self.hvd.barrier()

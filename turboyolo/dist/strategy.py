@@ -51,20 +51,32 @@ class Strategy:
         """Context for one micro-step's forward+backward; sync=False skips gradient communication."""
         return contextlib.nullcontext()
 
-    def optimizer_step(self, optimizer, scaler, params: Iterable[torch.Tensor], max_norm: float) -> torch.Tensor:
-        """Unscale, clip and step. Returns the total gradient norm (a tensor; never read on the host here)."""
+    def optimizer_step(self, optimizer, scaler, params: Iterable[torch.Tensor], max_norm: float) -> bool:
+        """Unscale, clip and step; False when the update was skipped for a non-finite gradient norm.
+
+        The check reads the norm of the *synchronised* gradients (one host read per optimizer step),
+        so every rank takes the same decision: a NaN loss on one rank poisons the averaged gradients
+        of all, and a per-rank loss check would let the other ranks step on them. With a GradScaler
+        the scaler skips the step itself and lowers its scale (an fp16 overflow is not an error)."""
         params = [p for p in params if p.grad is not None]
         if scaler is not None:
             scaler.unscale_(optimizer)
         norm = self.total_grad_norm(params)
-        if max_norm > 0:
+        finite = bool(torch.isfinite(norm))
+        if scaler is None and not finite:
+            return False
+        if max_norm > 0 and finite:
             torch.nn.utils.clip_grads_with_norm_(params, max_norm, norm, foreach=True)
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
         else:
             optimizer.step()
-        return norm
+        return finite
+
+    def zero_grad(self, optimizer) -> None:
+        """Drop the gradients (set to None, torch's default; Horovod's optimizer takes no argument)."""
+        optimizer.zero_grad()
 
     def total_grad_norm(self, params: list[torch.Tensor]) -> torch.Tensor:
         """L2 norm of all gradients, one fused pass (sharded strategies reduce it over ranks)."""

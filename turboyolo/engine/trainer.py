@@ -97,7 +97,7 @@ class Trainer:
             loss_sum += components
             s.iteration += 1
             if sync:
-                self._optimizer_step(loss)
+                self._optimizer_step()
                 micro_in_step = 0
                 s.timer.lap("optimizer")
             s.timer.end_step(images.shape[0] * s.env.world_size)
@@ -128,14 +128,14 @@ class Trainer:
             row[f"{phase}_s"] = timing.get(f"{phase}_s", 0.0)
         return row
 
-    def _optimizer_step(self, last_loss: torch.Tensor) -> None:
+    def _optimizer_step(self) -> None:
         s = self.s
         params = [p for p in s.model.parameters() if p.requires_grad]
-        # One host read per optimizer step (not per micro-step): a non-finite loss skips the update.
-        if not bool(torch.isfinite(last_loss)):
+        stepped = s.strategy.optimizer_step(s.optimizer, s.scaler, params, self.cfg.grad_clip)
+        s.strategy.zero_grad(s.optimizer)
+        if not stepped:
             s.bad_steps += 1
-            s.optimizer.zero_grad(set_to_none=True)
-            warnings.warn(f"non-finite loss at step {s.step}: update skipped ({s.bad_steps} in a row)")
+            warnings.warn(f"non-finite loss or gradients at step {s.step}: update skipped ({s.bad_steps} in a row)")
             if s.bad_steps >= self.cfg.max_bad_steps:
                 self.stop_reason = (
                     f"stopped: {s.bad_steps} non-finite losses in a row (max_bad_steps={self.cfg.max_bad_steps}); "
@@ -143,8 +143,6 @@ class Trainer:
                 )
             return
         s.bad_steps = 0
-        s.strategy.optimizer_step(s.optimizer, s.scaler, params, self.cfg.grad_clip)
-        s.optimizer.zero_grad(set_to_none=True)
         s.step += 1
         if s.ema is not None:
             s.ema.update(s.model)
