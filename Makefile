@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+HOROVOD_WHEELS ?= $(or $(TURBOYOLO_WHEELS),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/turboyolo/wheels)
 
 .PHONY: demo test test-fast bench setup clean
 
@@ -11,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[test]"
+	@# optional Horovod: installed only from a wheel scripts/install_horovod.sh built on this machine
+	if ls $(HOROVOD_WHEELS)/horovod-*.whl >/dev/null 2>&1; then \
+		$(PY) -m pip install -q --find-links $(HOROVOD_WHEELS) --only-binary horovod horovod || true; fi
 	touch $(STAMP)
 
 setup: $(STAMP)

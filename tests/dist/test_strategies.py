@@ -13,6 +13,7 @@ from turboyolo.paths import cache_root
 STEPS, GLOBAL_BATCH = 16, 16
 VARIANTS = {  # name -> (config overrides, micro-steps per optimizer step)
     "ddp": ({}, 1),
+    "ddp_local_bn": ({"broadcast_buffers": False}, 1),                       # BN statistics stay rank-local
     "fp16": ({"grad_compression": "fp16"}, 1),
     "powersgd": ({"grad_compression": "powersgd", "powersgd_rank": 1}, 1),  # compresses from step 10
     "accumulate": ({}, 2),                                                   # no_sync on the first micro-step
@@ -39,6 +40,10 @@ def _train_every_strategy(cfg, env, _):
         if name == "localsgd":  # one more step, which is local (no averaging at step 17)
             _one_more_step(strategy, wrapped, optimizer, env)
             result["after_local_step"] = {k: v.clone() for k, v in strategy.unwrap(wrapped).state_dict().items()}
+        if name in ("localsgd", "ddp_local_bn"):  # what validation does: one model on every rank
+            eval_model = strategy.eval_module(wrapped)
+            strategy.sync_eval_state(eval_model)
+            result["eval_synced"] = {k: v.clone() for k, v in eval_model.state_dict().items()}
         if name == "fsdp":
             path = cache_root(cfg.cache_dir) / "fsdp_dcp"
             strategy.save_sharded(path, wrapped, optimizer)
@@ -85,6 +90,17 @@ def test_localsgd_ranks_step_alone_and_meet_at_averaging(results):
     drift = max_state_diff(results[0]["localsgd"]["after_local_step"], results[1]["localsgd"]["after_local_step"],
                            parameters_only=True)
     assert drift > 1e-4
+
+
+@pytest.mark.dist
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["localsgd", "ddp_local_bn"])
+def test_models_agree_before_validation(results, name):
+    """Between averagings (local SGD) or without DDP's per-forward buffer broadcast, the ranks'
+    models differ; sync_eval_state makes them one (weights and BN statistics) before validation."""
+    drifted = "after_local_step" if name == "localsgd" else "local"
+    assert max_state_diff(results[0][name][drifted], results[1][name][drifted]) > 1e-4
+    assert max_state_diff(results[0][name]["eval_synced"], results[1][name]["eval_synced"]) < 1e-6
 
 
 @pytest.mark.dist

@@ -17,6 +17,7 @@ def wrap_ddp(model: nn.Module, cfg, env, backend: str) -> DistributedDataParalle
         static_graph=bool(cfg.get("static_graph", False)),
         gradient_as_bucket_view=bool(cfg.get("gradient_as_bucket_view", True)),
         find_unused_parameters=bool(cfg.get("find_unused_parameters", False)),
+        broadcast_buffers=bool(cfg.get("broadcast_buffers", True)),
     )
 
 

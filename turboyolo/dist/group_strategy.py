@@ -48,6 +48,11 @@ class ProcessGroupStrategy(Strategy):
             model = convert_sync_batchnorm(model)
         return model
 
+    def sync_eval_state(self, module: nn.Module) -> None:
+        """Rank 0's BatchNorm statistics to every rank (what DDP's broadcast_buffers does each forward)."""
+        with self.watch("broadcast of BatchNorm statistics"):
+            broadcast_in_place(float_buffers(module), src=0)
+
     def after_step(self, wrapped: nn.Module, step: int) -> None:
         if self.watchdog is not None:
             self.watchdog.step = step
@@ -108,6 +113,22 @@ def float_buffers(model: nn.Module) -> list[torch.Tensor]:
     return [b for b in model.buffers() if b.dtype.is_floating_point]
 
 
+def broadcast_in_place(tensors: list[torch.Tensor], src: int = 0) -> None:
+    """Rank `src`'s values into every rank's tensors, in place, with one broadcast for all."""
+    if not tensors:
+        return
+    flat = torch.cat([t.detach().reshape(-1).float() for t in tensors])
+    dist.broadcast(flat, src=src)
+    _unflatten_into(flat, tensors)
+
+
+def _unflatten_into(flat: torch.Tensor, tensors: list[torch.Tensor]) -> None:
+    offset = 0
+    for t in tensors:
+        t.detach().copy_(flat[offset:offset + t.numel()].view_as(t))
+        offset += t.numel()
+
+
 def average_in_place(tensors: list[torch.Tensor]) -> None:
     """Mean over ranks, in place (memory format kept), with one all-reduce for all tensors."""
     if not tensors:
@@ -115,7 +136,4 @@ def average_in_place(tensors: list[torch.Tensor]) -> None:
     flat = torch.cat([t.detach().reshape(-1).float() for t in tensors])
     dist.all_reduce(flat)
     flat /= dist.get_world_size()
-    offset = 0
-    for t in tensors:
-        t.detach().copy_(flat[offset:offset + t.numel()].view_as(t))
-        offset += t.numel()
+    _unflatten_into(flat, tensors)

@@ -100,6 +100,11 @@ class HorovodStrategy(Strategy):
         optimizer.load_state_dict(state)
         self.hvd.broadcast_optimizer_state(optimizer, root_rank=0)
 
+    def sync_eval_state(self, module: nn.Module) -> None:
+        """Rank 0's BatchNorm statistics to every rank (Horovod averages gradients only)."""
+        for i, buffer in enumerate(b for b in module.buffers() if b.dtype.is_floating_point):
+            self.hvd.broadcast_(buffer.data, root_rank=0, name=f"turboyolo.buffer.{i}")
+
     # --- collectives ---------------------------------------------------------------------
     def all_reduce(self, tensor: torch.Tensor, op: str = "sum") -> torch.Tensor:
         ops = {"sum": self.hvd.Sum, "mean": self.hvd.Average, "max": self.hvd.Max, "min": self.hvd.Min}

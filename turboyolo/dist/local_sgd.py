@@ -64,6 +64,12 @@ class LocalSGDStrategy(ProcessGroupStrategy):
             # parameters and BN running statistics (which drift apart too), one all-reduce
             average_in_place(list(model.parameters()) + float_buffers(model))
 
+    def sync_eval_state(self, module: nn.Module) -> None:
+        """Average the weights to validate or save (the live model or its EMA, which is linear in
+        the weights, so the average of the ranks' EMAs is the EMA of the averaged models)."""
+        with self.watch("local SGD averaging for validation"):
+            average_in_place(list(module.parameters()) + float_buffers(module))
+
     def model_state(self, wrapped: nn.Module) -> dict[str, torch.Tensor]:
         """The rank-averaged model (collective: every rank calls it); the live model is not changed."""
         state = {k: v.detach().clone() for k, v in self.unwrap(wrapped).state_dict().items()}

@@ -43,6 +43,12 @@ class Strategy:
         model = self.unwrap(wrapped)
         return getattr(model, "_orig_mod", model)  # under torch.compile: eval without recompiling
 
+    def sync_eval_state(self, module: nn.Module) -> None:
+        """Make `module` (the EMA or eval module about to be validated or saved) the same on every
+        rank. Collective. Parameters already agree under gradient averaging, but BatchNorm running
+        statistics are rank-local wherever DDP does not broadcast them, and local SGD's weights
+        differ between averagings: distributed validation needs one model on all ranks."""
+
     def make_optimizer(self, factory: Callable[[nn.Module], torch.optim.Optimizer], wrapped: nn.Module):
         """factory(model) builds the optimizer with its parameter groups; strategies may wrap it."""
         return factory(self.unwrap(wrapped))

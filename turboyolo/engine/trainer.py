@@ -155,6 +155,7 @@ class Trainer:
             return {}
         # without EMA the strategy hands out a plain module with the live weights (FSDP gathers them)
         model = s.ema.module if s.ema is not None else s.strategy.eval_module(s.wrapped)
+        s.strategy.sync_eval_state(model)  # one model on every rank before the shards are evaluated
         metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
                            plots_dir=s.run_dir.path if (last and cfg.plots and s.env.is_main) else None)
         return metrics
@@ -205,6 +206,8 @@ class Trainer:
         """epoch: epochs fully done; samples_in_epoch: global samples done in the next one (mid-epoch saves)."""
         s = self.s
         optimizer_state = s.strategy.optimizer_state(s.optimizer)  # collective for sharded optimizers
+        if s.ema is not None:
+            s.strategy.sync_eval_state(s.ema.module)  # collective
         model_state = s.strategy.model_state(s.wrapped)
         if not s.env.is_main:
             return
