@@ -53,12 +53,13 @@ def _rank1_worker(agent_pid: int):
 
 @pytest.mark.dist
 @pytest.mark.slow
-def test_torchrun_survives_a_killed_worker_and_resumes_mid_epoch(tmp_path):
+@pytest.mark.parametrize("sync", ["ddp", "fsdp"])  # fsdp: the full checkpoint is loaded back into shards
+def test_torchrun_survives_a_killed_worker_and_resumes_mid_epoch(tmp_path, sync):
     project = tmp_path / "runs"
     epochs = 2
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--max-restarts=2",
            "--monitor-interval=0.2", "-m", "turboyolo", "train", *TINY_RUN, f"epochs={epochs}",
-           "save_period_steps=1", f"project={project}"]
+           "save_period_steps=1", f"sync={sync}", f"project={project}"]
     agent = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(tmp_path))
     try:
         deadline = time.time() + 240
