@@ -21,6 +21,11 @@ scaling efficiency = (2-process images/s) / (2 x 1-process images/s), each strat
 the same time: no communication at all, so its efficiency is the ceiling the shared cores (and
 memory bandwidth, and other jobs on the machine) leave for any 2-process strategy. Prints a table and writes benchmarks/results/dist.json.
 The script is also its own torchrun worker (`--worker OUT key=value ...`).
+
+Separate runs made one after the other also measure the drift of this virtualised machine's core
+speed (10-20% over tens of seconds): read the efficiencies here as a comparison of strategies, and
+benchmarks/ddp_overhead.py (1 process, 2 apart and 2 DDP processes alternating inside one job) for
+the DDP scaling efficiency itself.
 """
 from __future__ import annotations
 
