@@ -1,5 +1,4 @@
 """Shared test set-up: one torch thread per test process (CI has 2 cores), a private cache dir."""
-import os
 
 import pytest
 import torch

@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import random
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, get_worker_info

@@ -5,17 +5,14 @@ Strategy object (turboyolo/dist), everything timed through the StepTimer (turboy
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine import schedule as schedule_lib
-from turboyolo.engine.checkpoint import atomic_save, capture_rng, load_checkpoint, restore_rng, strip_for_inference
-from turboyolo.engine.ema import ModelEMA
+from turboyolo.engine.checkpoint import atomic_save, capture_rng, strip_for_inference
 from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
 from turboyolo.engine.validator import validate

@@ -7,7 +7,6 @@ All boxes here are in stride units (grid cells of their own level), as the DFL b
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from turboyolo.ops.boxes import ciou
 

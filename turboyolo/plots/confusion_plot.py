@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from turboyolo.plots.figure_file import save_figure
+
 # Above this many classes the cell numbers would be unreadable: colours only.
 ANNOTATE_MAX_CLASSES = 30
 
@@ -34,8 +36,4 @@ def plot_confusion_matrix(matrix: np.ndarray, names: list[str], path, normalize:
             text = f"{value:.2f}" if normalize else f"{int(value)}"
             ax.text(col, row, text, ha="center", va="center", fontsize=6, color="white" if value > 0.6 * np.nanmax(matrix) else "black")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from turboyolo.plots.figure_file import save_figure  # noqa: E402
+
 PANELS = [
     ("box_loss", "box loss"), ("cls_loss", "class loss"), ("dfl_loss", "DFL loss"), ("lr", "learning rate"),
     ("precision", "precision"), ("recall", "recall"), ("mAP50", "mAP50"), ("mAP50-95", "mAP50-95"),
@@ -27,6 +29,4 @@ def plot_results(history: list[dict], path: Path) -> Path:
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.set_xlabel("epoch")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -7,7 +7,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
 import numpy as np  # noqa: E402
+
+from turboyolo.plots.figure_file import save_figure  # noqa: E402
 
 
 def plot_label_distribution(records, names: list[str], path: Path) -> Path:
@@ -26,6 +29,4 @@ def plot_label_distribution(records, names: list[str], path: Path) -> Path:
     axes[1].set_title("box centres (x, y)")
     axes[2].hist2d(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1], bins=30, range=[[0, 1], [0, 1]], cmap="Blues")
     axes[2].set_title("box sizes (width, height)")
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

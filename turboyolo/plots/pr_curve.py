@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from turboyolo.plots.figure_file import save_figure
+
 # Beyond this many classes the per-class legend is unreadable: draw the curves thin, no legend.
 LEGEND_MAX_CLASSES = 20
 
@@ -32,8 +34,4 @@ def plot_pr_curve(recall: np.ndarray, precision: np.ndarray, names: list[str], p
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=7 if with_legend else 9)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from turboyolo.plots.figure_file import save_figure  # noqa: E402
+
 # Bottom to top; communication only appears when a run reported it (DDP comm hook).
 PHASES = ("data", "h2d", "forward", "backward", "exposed_comm", "optimizer", "other")
 COLOURS = {"data": "#d62728", "h2d": "#ff7f0e", "forward": "#1f77b4", "backward": "#2ca02c",
@@ -19,7 +21,6 @@ def plot_time_breakdown(history: list[dict], path: str | Path) -> Path:
 
     Bars are labelled with the epoch's images/s when the row has it. Returns the PNG path.
     """
-    path = Path(path)
     epochs = [row.get("epoch", i + 1) for i, row in enumerate(history)]
     phases = [p for p in PHASES if any(row.get(f"{p}_s") for row in history)] or ["other"]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(history) + 4), 4.5), tight_layout=True)
@@ -36,6 +37,4 @@ def plot_time_breakdown(history: list[dict], path: str | Path) -> Path:
     ax.set_title("time per epoch by phase (labels: images/s)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.grid(axis="y", alpha=0.3)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
