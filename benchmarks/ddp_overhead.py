@@ -27,10 +27,12 @@ Writes benchmarks/results/ddp_overhead.json. The script is also its own torchrun
 from __future__ import annotations
 
 import argparse
+import atexit
 import copy
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -170,6 +172,7 @@ def main() -> None:
     for imgsz in [int(x) for x in args.imgsz.split(",")]:
         data = str(ensure_synthetic(None, n_train=256, n_val=8, imgsz=imgsz, classes=3, seed=0))
         out = Path(tempfile.mkdtemp(prefix="turboyolo-ddp-overhead-")) / "raw.json"
+        atexit.register(shutil.rmtree, out.parent, ignore_errors=True)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                str(Path(__file__).resolve()), "--worker", str(out), str(imgsz), str(args.batch), str(args.rounds),
                str(args.steps), data]

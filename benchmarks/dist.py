@@ -30,9 +30,11 @@ the DDP scaling efficiency itself.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -155,6 +157,7 @@ def main() -> None:
     most_images = 2 * args.batch * max(a for _, _, a in chosen) * (args.warmup + args.steps)  # an upper bound
     data = benchmark_data(args.imgsz, max(256, most_images))
     workdir = Path(tempfile.mkdtemp(prefix="turboyolo-dist-bench-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # run folders and worker JSON only
     load_before, started = load_average(), time.time()
     print(f"benchmarks/dist.py: model n, imgsz {args.imgsz}, {args.batch} images per process per micro-step, "
           f"1 thread + 0 loader workers per process, {args.warmup} warm-up + {args.steps} timed optimizer steps, "

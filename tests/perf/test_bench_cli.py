@@ -44,11 +44,27 @@ def test_bench_model_json_is_positive_and_consistent(tmp_path, monkeypatch):
     assert "fallback" in figures["train_source"]
 
 
+@pytest.fixture
+def private_tempdir(tmp_path, monkeypatch):
+    """tempfile's folder for this test, to check that a bench removes what it wrote there."""
+    import tempfile
+
+    folder = tmp_path / "tempdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _ours(folder):
+    return [p.name for p in folder.iterdir() if p.name.startswith("turboyolo")]  # torch keeps its own caches there
+
+
 @pytest.mark.slow
-def test_bench_model_with_real_trainer_and_loader(tmp_path):
+def test_bench_model_with_real_trainer_and_loader(tmp_path, private_tempdir):
     figures = _bench(tmp_path, "data=synthetic")
     assert figures["train_images_per_s"] > 0 and figures["train_source"].startswith("trainer")
     assert figures["train_breakdown"]["forward_s"] > 0
+    assert _ours(private_tempdir) == []  # the trainer's throw-away run folder is gone
 
 
 def test_bench_hw_json(tmp_path, monkeypatch):
@@ -90,7 +106,7 @@ def test_unknown_bench_command_is_a_config_error():
 
 @pytest.mark.slow
 @pytest.mark.dist
-def test_bench_scaling_measures_one_and_two_processes(tmp_path):
+def test_bench_scaling_measures_one_and_two_processes(tmp_path, private_tempdir):
     out = tmp_path / "scaling.json"
     cfg = build_config({"model": "n", "imgsz": "32", "batch": "4", "bench_steps": "1", "nproc": "1,2",
                         "data": "synthetic", "out": str(out)})
@@ -99,3 +115,4 @@ def test_bench_scaling_measures_one_and_two_processes(tmp_path):
     assert [(r["nproc"], r["per_process_batch"]) for r in runs] == [(1, 4), (2, 2), (2, 4)]
     assert all(r["images_per_s"] > 0 and r["speedup"] > 0 for r in runs)
     assert all(r["predicted_speedup"] > 0 for r in runs if r["nproc"] == 2)
+    assert _ours(private_tempdir) == []

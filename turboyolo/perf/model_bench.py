@@ -98,11 +98,11 @@ def _trainer_run(cfg) -> dict:
     from turboyolo.engine.trainer import Trainer
 
     run_cfg = type(cfg)(cfg)
-    project = tempfile.mkdtemp(prefix="turboyolo-bench-")
-    # accumulate=1: every batch is an optimizer step, so max_steps counts batches.
-    run_cfg.update(epochs=1, max_steps=cfg.bench_steps, val=False, plots=False, verbose=False,
-                   project=project, name="bench", exist_ok=True, accumulate=1, resume=False)
-    summary = Trainer(run_cfg).fit()
+    with tempfile.TemporaryDirectory(prefix="turboyolo-bench-") as project:  # its checkpoints are not wanted
+        # accumulate=1: every batch is an optimizer step, so max_steps counts batches.
+        run_cfg.update(epochs=1, max_steps=cfg.bench_steps, val=False, plots=False, verbose=False,
+                       project=project, name="bench", exist_ok=True, accumulate=1, resume=False)
+        summary = Trainer(run_cfg).fit()
     summary["train_source"] = "trainer (epochs=1, max_steps=bench_steps, val=False)"
     return summary
 

@@ -84,8 +84,12 @@ def _params(model_key: str) -> int:
 
 def run_measured(cfg) -> dict:
     """Measure every nproc in cfg.nproc in both batch variants; print the table; return the figures."""
+    with tempfile.TemporaryDirectory(prefix="turboyolo-scaling-") as workdir:  # run folders, worker JSON
+        return _run_measured(cfg, Path(workdir))
+
+
+def _run_measured(cfg, workdir: Path) -> dict:
     counts = sorted(set(cfg.nproc if isinstance(cfg.nproc, list) else [cfg.nproc]))
-    workdir = Path(tempfile.mkdtemp(prefix="turboyolo-scaling-"))
     print(f"bench scaling: nproc={counts}, global batch {cfg.batch}, imgsz {cfg.imgsz}, model {cfg.model}, "
           f"{cfg.bench_steps} steps per run; 1 torch thread and 0 loader workers per process "
           "(N processes on N cores, a fair comparison on a small CPU)")
