@@ -81,3 +81,25 @@ def test_workers_capped_by_cores_per_local_rank(monkeypatch):
     assert workers_per_rank(3) == 3
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
     assert workers_per_rank(2) == 1
+
+
+def test_rect_val_pads_each_image_only_to_the_stride_and_maps_boxes_back(tmp_path):
+    # at imgsz 64 a 32x64 image needs a 32x64 input (square: 64x64); 100x40 -> 64x26 -> padded 64x32
+    records = write_records(tmp_path / "wide", 3, height=32, width=64) + write_records(
+        tmp_path / "tall", 2, height=100, width=40, seed=1)
+    for i, record in enumerate(records):
+        record.image_id = i
+    loader = build_dataloader(records, _cfg(rect_val=True, batch=4), train=False)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 2
+    assert sorted(tuple(b["images"].shape) for b in batches) == [(2, 3, 64, 32), (3, 3, 32, 64)]
+    assert sorted(i for b in batches for i in b["indices"].tolist()) == list(range(5))
+    for batch in batches:
+        height, width = batch["images"].shape[2:]
+        for k, index in enumerate(batch["indices"].tolist()):
+            scale, pad_x, pad_y = batch["scale_pad"][k].tolist()
+            rows = batch["targets"][batch["targets"][:, 0] == k]
+            x1 = (rows[:, 2] - rows[:, 4] / 2) * width
+            y1 = (rows[:, 3] - rows[:, 5] / 2) * height
+            assert torch.allclose(x1, torch.from_numpy(records[index].boxes[:, 0]) * scale + pad_x, atol=0.5)
+            assert torch.allclose(y1, torch.from_numpy(records[index].boxes[:, 1]) * scale + pad_y, atol=0.5)

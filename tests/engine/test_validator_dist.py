@@ -1,9 +1,13 @@
 """Distributed validation (engine/validator.py) on 2 gloo ranks gives exactly the single-process result.
 
 The validation set has an odd size, so the shards are uneven (9 and 8 images) and the last batches
-are short: the case where a padded sampler would count an image twice.
+are short: the case where a padded sampler would count an image twice. A third of the images are
+wide and a third tall, so rect validation (rect_val=true) batches three input shapes.
 """
 import hashlib
+from pathlib import Path
+
+import cv2
 
 import numpy as np
 import pytest
@@ -18,6 +22,7 @@ from turboyolo.dist.strategy import Strategy
 VAL_IMAGES = 17
 BATCH = 3  # per rank: 3 + 3 + 3 on rank 0, 3 + 3 + 2 on rank 1
 CLASSES = 3
+IMGSZ = 128
 
 
 def fingerprint(image: torch.Tensor) -> str:
@@ -90,28 +95,50 @@ def _validate(cfg, env, strategy) -> dict:
                           cfg.max_det, False)
     gathered = strategy.gather_objects(local)
     detections = None if gathered is None else dict(item for part in gathered for item in part)
-    return {"metrics": metrics, "detections": detections, "images": len(local)}
+    shapes = {tuple(batch["images"].shape[2:]) for batch in loader}
+    return {"metrics": metrics, "detections": detections, "images": len(local), "shapes": shapes}
 
 
 @pytest.fixture(scope="module")
 def val_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
-    return str(generate_synthetic(tmp_path_factory.mktemp("val"), n_train=1, n_val=VAL_IMAGES, imgsz=64,
-                                  classes=CLASSES, seed=3))
+    data = generate_synthetic(tmp_path_factory.mktemp("val"), n_train=1, n_val=VAL_IMAGES, imgsz=64,
+                              classes=CLASSES, seed=3)
+    for index, image_path in enumerate(sorted((data.parent / "images" / "val").glob("*.jpg"))):
+        if index % 3:  # 64x64 -> 64 high x 100 wide, or 100 x 64: rect inputs 96x128 and 128x96 at IMGSZ
+            _pad_image(image_path, height=64 if index % 3 == 1 else 100, width=100 if index % 3 == 1 else 64)
+    return str(data)
+
+
+def _pad_image(image_path: Path, height: int, width: int) -> None:
+    """Pad one synthetic image (bottom/right, black) to height x width and rewrite its YOLO labels."""
+    image = cv2.imread(str(image_path))
+    old_h, old_w = image.shape[:2]
+    canvas = np.zeros((height, width, 3), np.uint8)
+    canvas[:old_h, :old_w] = image
+    cv2.imwrite(str(image_path.with_suffix(".png")), canvas)
+    image_path.unlink()
+    label_path = Path(str(image_path.with_suffix(".txt")).replace("/images/", "/labels/"))
+    rows = np.loadtxt(label_path, ndmin=2)
+    rows[:, [1, 3]] *= old_w / width
+    rows[:, [2, 4]] *= old_h / height
+    np.savetxt(label_path, rows, fmt=["%d", "%.6f", "%.6f", "%.6f", "%.6f"])
 
 
 def _cfg(data: str, **kw):
-    return build_config({"data": data, "imgsz": 64, "workers": 0, "threads": 1, "plots": False, "device": "cpu", **kw})
+    return build_config({"data": data, "imgsz": IMGSZ, "workers": 0, "threads": 1, "plots": False, "device": "cpu", **kw})
 
 
 @pytest.mark.dist
 @pytest.mark.slow
-def test_two_rank_validation_equals_single_process_exactly(val_data):
-    cfg = _cfg(val_data)
+@pytest.mark.parametrize("rect_val", [False, True])
+def test_two_rank_validation_equals_single_process_exactly(val_data, rect_val):
+    cfg = _cfg(val_data, rect_val=rect_val)
     single = _validate(cfg, read_env("cpu"), Strategy(cfg, read_env("cpu")))
     assert single["metrics"]["mAP50"] > 0.3  # non-trivial metrics, or the comparison proves nothing
-    ranks = run_ranks(_validate, 2, data=val_data, imgsz=64, workers=0, plots=False)
+    assert single["shapes"] == ({(128, 128), (96, 128), (128, 96)} if rect_val else {(128, 128)})
+    ranks = run_ranks(_validate, 2, data=val_data, imgsz=IMGSZ, workers=0, plots=False, rect_val=rect_val)
 
     assert sorted(r["images"] for r in ranks) == [8, 9]  # uneven shards, no padding
     for r in ranks:  # every rank gets rank 0's metrics

@@ -8,7 +8,7 @@ from torch.utils.data import Dataset
 from turboyolo.data.augment.params import AugmentParams
 from turboyolo.data.augment.recipe import train_sample
 from turboyolo.data.image_cache import SharedImageCache, read_resized
-from turboyolo.data.letterbox import fit_scale, pad_to, padded_shape
+from turboyolo.data.letterbox import fit_scale, pad_to, padded_shape, resized_shape
 from turboyolo.data.records import ImageRecord
 
 
@@ -20,6 +20,8 @@ class DetectionDataset(Dataset):
     path: str; orig_shape: (h, w) of the original image; index: i
     scale_pad: (scale, pad_x, pad_y) with x_in = x_orig * scale + pad_x (exact only without augmentation)
 
+    train=False pads to the square S x S, or with rect=True only to the stride multiples that hold
+    the resized image (input_shapes() tells each sample's shape without loading it).
     train=True applies the recipe in augment/recipe.py; mosaic (and mixup) stop for the last
     ``close_mosaic`` epochs. Randomness comes from a generator seeded by (seed, epoch, index), so a
     sample's augmentation is the same whatever the worker count, rank or resume point.
@@ -27,11 +29,14 @@ class DetectionDataset(Dataset):
     """
 
     def __init__(self, records: list[ImageRecord], *, imgsz: int, train: bool, params: AugmentParams | None = None,
-                 cache: SharedImageCache | None = None, seed: int = 0, close_mosaic: int = 0, stride: int = 32):
+                 cache: SharedImageCache | None = None, seed: int = 0, close_mosaic: int = 0, stride: int = 32,
+                 rect: bool = False):
         self.records = records
         self.imgsz = int(imgsz)
+        self.stride = int(stride)
         self.input_size = padded_shape(self.imgsz, self.imgsz, self.imgsz, stride)[0]
         self.train = train
+        self.rect = bool(rect) and not train
         self.params = params or AugmentParams()
         self.seed = int(seed)
         self.close_mosaic = int(close_mosaic)
@@ -45,7 +50,8 @@ class DetectionDataset(Dataset):
     @classmethod
     def from_config(cls, records, cfg, *, train: bool, cache=None, seed=None) -> "DetectionDataset":
         return cls(records, imgsz=cfg.imgsz, train=train, params=AugmentParams.from_config(cfg), cache=cache,
-                   seed=cfg.seed if seed is None else seed, close_mosaic=cfg.close_mosaic)
+                   seed=cfg.seed if seed is None else seed, close_mosaic=cfg.close_mosaic,
+                   rect=bool(cfg.get("rect_val", False)))
 
     # --- epoch switches -----------------------------------------------------------------------
     def set_epoch(self, epoch: int, total_epochs: int | None = None) -> None:
@@ -68,6 +74,14 @@ class DetectionDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def input_shapes(self) -> np.ndarray:
+        """(N, 2) int64 network-input (height, width) of every sample, from the records alone."""
+        if not self.rect:
+            return np.full((len(self), 2), self.input_size, dtype=np.int64)
+        resized = [resized_shape(r.height, r.width, self.imgsz) for r in self.records]
+        return np.array([padded_shape(h, w, self.imgsz, self.stride, square=False) for h, w in resized],
+                        dtype=np.int64).reshape(-1, 2)
+
     def load(self, index: int):
         """(image (h, w, 3) BGR with long side imgsz, boxes (N, 4) xyxy px of it, classes (N,))."""
         record = self.records[index]
@@ -89,7 +103,9 @@ class DetectionDataset(Dataset):
             pad_x = pad_y = 0
         else:
             image, boxes, classes = self.load(index)
-            image, pad_x, pad_y = pad_to(image, self.input_size, self.input_size)
+            out_h, out_w = (padded_shape(*image.shape[:2], self.imgsz, self.stride, square=False) if self.rect
+                            else (self.input_size, self.input_size))
+            image, pad_x, pad_y = pad_to(image, out_h, out_w)
             boxes = boxes + np.array([pad_x, pad_y, pad_x, pad_y], dtype=np.float32)
         return {
             "image": np.ascontiguousarray(image.transpose(2, 0, 1)[::-1]),  # HWC BGR -> CHW RGB, one copy

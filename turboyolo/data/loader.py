@@ -6,12 +6,13 @@ import random
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, get_worker_info
+from torch.utils.data import BatchSampler, DataLoader, get_worker_info
 
 from turboyolo.data.dataset import DetectionDataset
 from turboyolo.data.image_cache import SharedImageCache
 from turboyolo.data.records import ImageRecord
 from turboyolo.data.sampler import ShardSampler
+from turboyolo.data.shape_batches import ShapeBatchSampler, order_by_shape
 
 
 def collate_detection(samples: list[dict]) -> dict:
@@ -74,7 +75,7 @@ class DetectionLoader(DataLoader):
 
     def set_epoch(self, epoch: int, total_epochs: int | None = None, start_index: int = 0) -> None:
         """Call before ``iter(loader)`` each epoch; ``start_index`` = global samples already consumed."""
-        self.sampler.set_epoch(epoch, start_index)
+        self.batch_sampler.sampler.set_epoch(epoch, start_index)
         self.dataset.set_epoch(epoch, total_epochs)
 
 
@@ -107,7 +108,8 @@ def build_dataloader(
     train=True: shuffled each epoch, augmented (cfg keys mosaic ... max_box_aspect), shards padded
       by repetition so every rank yields len(loader) batches; the last batch may be short.
     train=False: in order, no augmentation, square letterbox, contiguous shards without
-      duplicates (ranks may get one image more or less).
+      duplicates (ranks may get one image more or less). cfg.rect_val: each image padded only to
+      stride multiples, ordered and batched by that shape (turboyolo/data/shape_batches.py).
 
     Each epoch call ``loader.set_epoch(epoch, total_epochs, start_index=0)`` before iterating
     (``loader.sampler.set_epoch`` and ``loader.dataset.set_epoch`` do the two halves); a resumed
@@ -120,18 +122,21 @@ def build_dataloader(
         chosen = np.random.default_rng(seed).permutation(len(records))[:keep]
         records = [records[i] for i in sorted(chosen)]
     dataset = DetectionDataset.from_config(records, cfg, train=train, cache=cache, seed=seed)
-    sampler = ShardSampler(len(dataset), rank=rank, world_size=world_size, shuffle=train, pad=train, seed=seed)
+    batch_size = int(batch_size or max(1, cfg.batch // world_size))
+    shapes = dataset.input_shapes() if dataset.rect else None
+    sampler = ShardSampler(len(dataset), rank=rank, world_size=world_size, shuffle=train, pad=train, seed=seed,
+                           order=order_by_shape(shapes) if dataset.rect else None)
+    batches = (ShapeBatchSampler(sampler, shapes, batch_size) if dataset.rect
+               else BatchSampler(sampler, batch_size, drop_last=False))
     workers = workers_per_rank(cfg.workers, world_size) if workers is None else int(workers)
     if pin_memory is None:
         pin_memory = torch.cuda.is_available() and str(cfg.get("device")).lower() != "cpu"
     return DetectionLoader(
         dataset,
-        batch_size=int(batch_size or max(1, cfg.batch // world_size)),
-        sampler=sampler,
+        batch_sampler=batches,
         num_workers=workers,
         collate_fn=collate_detection,
         pin_memory=pin_memory,
-        drop_last=False,
         persistent_workers=workers > 0,
         worker_init_fn=_init_worker if workers > 0 else None,
         generator=torch.Generator().manual_seed(seed * 1_000_003 + rank),

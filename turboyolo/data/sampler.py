@@ -8,7 +8,8 @@ plus two things a resumable, exactly-reproducible trainer needs:
   ``step * global_batch`` samples reads exactly the images it had not read yet - even when it
   resumes on a different number of ranks (the permutation depends only on seed and epoch).
 - ``pad=False`` (validation): contiguous, un-shuffled shards of uneven length, with no repeated
-  images, so predictions gathered from all ranks are exactly the single-process ones.
+  images, so predictions gathered from all ranks are exactly the single-process ones. ``order``
+  fixes that un-shuffled order (rect validation sorts images by input shape).
 """
 from __future__ import annotations
 
@@ -28,9 +29,12 @@ class ShardSampler(Sampler[int]):
     """
 
     def __init__(self, size: int, *, rank: int = 0, world_size: int = 1, shuffle: bool = True, pad: bool = True,
-                 seed: int = 0):
+                 seed: int = 0, order: list[int] | None = None):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is outside world_size {world_size}")
+        if order is not None and (shuffle or sorted(order) != list(range(size))):
+            raise ValueError("order must be a permutation of range(size) and needs shuffle=False")
+        self.order = None if order is None else list(order)
         self.size, self.rank, self.world_size = size, rank, world_size
         self.shuffle, self.pad, self.seed = shuffle, pad, seed
         self.epoch = 0
@@ -44,7 +48,7 @@ class ShardSampler(Sampler[int]):
     def epoch_order(self) -> list[int]:
         """The whole epoch's order before sharding (same on every rank)."""
         if not self.shuffle:
-            return list(range(self.size))
+            return list(range(self.size)) if self.order is None else list(self.order)
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
         return torch.randperm(self.size, generator=generator).tolist()
 
