@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import random
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, get_worker_info
@@ -55,9 +54,7 @@ def _init_worker(worker_id: int) -> None:
     seed = get_worker_info().seed % 2**32
     np.random.seed(seed)
     random.seed(seed)
-    # workers are the loader's parallelism; cv2's own thread pool per worker would oversubscribe the
-    # cores the training step is using
-    cv2.setNumThreads(1)
+
 
 
 def workers_per_rank(requested: int, world_size: int = 1) -> int:
