@@ -47,9 +47,11 @@ def collate_detection(samples: list[dict]) -> dict:
 
 
 def _init_worker(worker_id: int) -> None:
-    """Seed the global RNGs of a worker (from the loader's seeded generator) and keep cv2 single-threaded.
+    """Seed the global RNGs of a worker (from the loader's seeded generator).
 
     Augmentation itself does not use these (it is seeded per sample); this covers anything else.
+    cv2's thread count is left alone: cv2.setNumThreads in a forked worker whose parent already ran
+    cv2's thread pool deadlocks (measured: the worker test hung).
     """
     seed = get_worker_info().seed % 2**32
     np.random.seed(seed)
