@@ -114,7 +114,7 @@ def build_dataloader(
       stride multiples, ordered and batched by that shape (turboyolo/data/shape_batches.py).
 
     Each epoch call ``loader.set_epoch(epoch, total_epochs, start_index=0)`` before iterating
-    (``loader.sampler.set_epoch`` and ``loader.dataset.set_epoch`` do the two halves); a resumed
+    (``loader.batch_sampler.sampler.set_epoch`` and ``loader.dataset.set_epoch`` do the two halves); a resumed
     run passes start_index = global samples already consumed in that epoch.
     Batches are dicts, see collate_detection.
     """
