@@ -46,4 +46,6 @@ def test_two_ranks_share_one_ram_cache(tmp_path):
     for rank, report in enumerate(reports):  # neither rank owns a private copy
         assert report["uss"] < 0.2 * nbytes, (rank, report)
     growth = sum(r["pss"] for r in reports)  # PSS splits each shared page between its mappers
-    assert 0.7 * nbytes < growth < 1.3 * nbytes, (growth, nbytes)  # one copy on the node, not two
+    # one copy plus each rank's private heap (decode buffers, under 0.2x each as checked above) stays
+    # under 1.4x; a copy per rank would be 2x. (A CI run measured 1.30x: 8.5 MB of heap beside 28 MB.)
+    assert 0.7 * nbytes < growth < 1.5 * nbytes, (growth, nbytes)
