@@ -24,20 +24,11 @@ from turboyolo.data.image_cache import open_image_cache
 from turboyolo.data.loader import build_dataloader
 from turboyolo.dist.env import read_env
 from turboyolo.dist.strategy import Strategy
-from turboyolo.engine.checkpoint import load_checkpoint
+from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.engine.validator import validate
-from turboyolo.model.build import build_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rect_val.json"
-
-
-def load_model(weights: Path, memory_format) -> tuple[torch.nn.Module, dict]:
-    ckpt = load_checkpoint(weights)
-    model = build_model(ckpt["spec"], len(ckpt["names"]))
-    model.load_state_dict(ckpt["model"])
-    model.eval().fuse()
-    return model.to(memory_format=memory_format), ckpt
 
 
 def input_pixels(loader) -> int:
@@ -60,7 +51,8 @@ def main() -> int:
 
     torch.set_num_threads(max(1, len(__import__("os").sched_getaffinity(0))))
     memory_format = torch.channels_last
-    model, ckpt = load_model(args.weights, memory_format)
+    ckpt = load_checkpoint(args.weights)
+    model = eval_model(ckpt, "cpu", memory_format)
     train_args = ckpt["args"]
     cfg = build_config({"data": train_args["data"], "imgsz": train_args["imgsz"], "batch": args.batch, "workers": 0,
                         "cache": "ram", "plots": False, "device": "cpu", "verbose": False})

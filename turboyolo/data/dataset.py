@@ -75,12 +75,14 @@ class DetectionDataset(Dataset):
         return len(self.records)
 
     def input_shapes(self) -> np.ndarray:
-        """(N, 2) int64 network-input (height, width) of every sample, from the records alone."""
+        """(N, 2) int64 network-input (height, width) of every validation sample, from the records alone."""
         if not self.rect:
             return np.full((len(self), 2), self.input_size, dtype=np.int64)
-        resized = [resized_shape(r.height, r.width, self.imgsz) for r in self.records]
-        return np.array([padded_shape(h, w, self.imgsz, self.stride, square=False) for h, w in resized],
-                        dtype=np.int64).reshape(-1, 2)
+        return np.array([self._rect_shape(r.height, r.width) for r in self.records], dtype=np.int64).reshape(-1, 2)
+
+    def _rect_shape(self, height: int, width: int) -> tuple[int, int]:
+        """Input (h, w) of an original height x width image: resized to long side imgsz, stride-padded."""
+        return padded_shape(*resized_shape(height, width, self.imgsz), self.imgsz, self.stride, square=False)
 
     def load(self, index: int):
         """(image (h, w, 3) BGR with long side imgsz, boxes (N, 4) xyxy px of it, classes (N,))."""
@@ -103,7 +105,7 @@ class DetectionDataset(Dataset):
             pad_x = pad_y = 0
         else:
             image, boxes, classes = self.load(index)
-            out_h, out_w = (padded_shape(*image.shape[:2], self.imgsz, self.stride, square=False) if self.rect
+            out_h, out_w = (self._rect_shape(record.height, record.width) if self.rect
                             else (self.input_size, self.input_size))
             image, pad_x, pad_y = pad_to(image, out_h, out_w)
             boxes = boxes + np.array([pad_x, pad_y, pad_x, pad_y], dtype=np.float32)

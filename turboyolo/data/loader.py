@@ -125,11 +125,12 @@ def build_dataloader(
         records = [records[i] for i in sorted(chosen)]
     dataset = DetectionDataset.from_config(records, cfg, train=train, cache=cache, seed=seed)
     batch_size = int(batch_size or max(1, cfg.batch // world_size))
-    shapes = dataset.input_shapes() if dataset.rect else None
-    sampler = ShardSampler(len(dataset), rank=rank, world_size=world_size, shuffle=train, pad=train, seed=seed,
-                           order=order_by_shape(shapes) if dataset.rect else None)
-    batches = (ShapeBatchSampler(sampler, shapes, batch_size) if dataset.rect
-               else BatchSampler(sampler, batch_size, drop_last=False))
+    shard = dict(rank=rank, world_size=world_size, shuffle=train, pad=train, seed=seed)
+    if dataset.rect:  # validation in shape order, batches of one shape
+        shapes = dataset.input_shapes()
+        batches = ShapeBatchSampler(ShardSampler(len(dataset), order=order_by_shape(shapes), **shard), shapes, batch_size)
+    else:
+        batches = BatchSampler(ShardSampler(len(dataset), **shard), batch_size, drop_last=False)
     workers = workers_per_rank(cfg.workers, world_size) if workers is None else int(workers)
     if pin_memory is None:
         pin_memory = torch.cuda.is_available() and str(cfg.get("device")).lower() != "cpu"

@@ -44,6 +44,17 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return ckpt
 
 
+def eval_model(ckpt: dict, device: torch.device | str = "cpu",
+               memory_format: torch.memory_format = torch.contiguous_format) -> torch.nn.Module:
+    """The checkpoint's weights in a fused, eval-mode detector on `device` (val, predict, benchmarks)."""
+    from turboyolo.model.build import build_model
+
+    model = build_model(ckpt["spec"], len(ckpt["names"]))
+    model.load_state_dict(ckpt["model"])
+    model.eval().fuse()
+    return model.to(device, memory_format=memory_format)
+
+
 def capture_rng() -> dict:
     """RNG states as tensors and plain lists (weights_only-loadable)."""
     np_state = np.random.get_state()

@@ -14,7 +14,7 @@ import torch
 
 from turboyolo.data.letterbox import letterbox
 from turboyolo.engine import amp as amp_lib
-from turboyolo.engine.checkpoint import load_checkpoint
+from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.ops.nms import non_max_suppression
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -51,19 +51,14 @@ class StageTimes:
 class Predictor:
     def __init__(self, weights: str, device: torch.device, imgsz: int | None = None, amp: str = "auto",
                  channels_last: bool = True):
-        from turboyolo.model.build import build_model
-
         ckpt = load_checkpoint(weights)
         self.names = list(ckpt["names"])
         self.imgsz = imgsz or int(ckpt["args"].get("imgsz", 640))
-        model = build_model(ckpt["spec"], len(self.names))
-        model.load_state_dict(ckpt["model"])
-        model.eval().fuse()
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.model = model.to(device, memory_format=self.memory_format)
+        self.model = eval_model(ckpt, device, self.memory_format)
         self.device = device
         self.amp_dtype = amp_lib.resolve_amp(amp, device)
-        self.stride = int(max(model.strides))
+        self.stride = int(max(self.model.strides))
         self.times = StageTimes()
 
     @torch.inference_mode()

@@ -12,9 +12,8 @@ def run(cfg, positional=None) -> int:
     from turboyolo.data.loader import build_dataloader
     from turboyolo.dist.factory import setup_distributed
     from turboyolo.engine import amp as amp_lib
-    from turboyolo.engine.checkpoint import load_checkpoint
+    from turboyolo.engine.checkpoint import eval_model, load_checkpoint
     from turboyolo.engine.validator import validate
-    from turboyolo.model.build import build_model
 
     if not cfg.weights:
         raise ConfigError("val needs weights=PATH.pt (e.g. runs/train/exp/weights/best.pt)")
@@ -24,12 +23,8 @@ def run(cfg, positional=None) -> int:
     env, strategy = setup_distributed(cfg)
     data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose and env.is_main)
     records = data.split(cfg.split)
-    model = build_model(ckpt["spec"], len(ckpt["names"]))
-    model.load_state_dict(ckpt["model"])
-    model = model.to(env.device).eval()
-    model.fuse()
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
+    model = eval_model(ckpt, env.device, memory_format)
     cfg.mosaic = 0.0
     cache = open_image_cache(records, cfg)
     loader = build_dataloader(records, cfg, train=False, rank=env.rank, world_size=env.world_size,
