@@ -14,7 +14,13 @@ class ConfigError(ValueError):
 
 
 class Config(dict):
-    """A plain, picklable dict with attribute access (so it crosses process spawns intact)."""
+    """A plain, picklable dict with attribute access (so it crosses process spawns intact).
+
+    `given` holds the keys a user set (cfg file or command line): a checkpoint's saved values fill
+    every other key for val, predict and resume (see `adopt_saved`).
+    """
+
+    given: frozenset = frozenset()
 
     def __getattr__(self, key):
         try:
@@ -26,10 +32,17 @@ class Config(dict):
         self[key] = value
 
     def __getstate__(self):
-        return dict(self)
+        return {"items": dict(self), "given": sorted(self.given)}
 
     def __setstate__(self, state):
-        self.update(state)
+        if "items" in state and "given" in state:
+            self.update(state["items"])
+            object.__setattr__(self, "given", frozenset(state["given"]))
+        else:  # an older pickle: items only
+            self.update(state)
+
+    def mark_given(self, keys) -> None:
+        object.__setattr__(self, "given", frozenset(self.given) | frozenset(keys))
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -132,7 +145,28 @@ def build_config(overrides: dict[str, object] | None = None, **kwargs) -> Config
         if key not in schema:
             raise unknown_key_error(key, "argument")
         cfg[key] = parse_value(schema[key], value, "argument")
+    cfg.mark_given(set(overrides) | (set(file_values) if cfg_file else set()))
     return cfg
+
+
+def adopt_saved(cfg: Config, saved: dict, keys=None, origin: str = "checkpoint") -> dict[str, tuple]:
+    """Fill `keys` (default: every schema key) from a checkpoint's saved config where the user gave none.
+
+    Saved values go through the same validation as the command line (a key the schema no longer knows is
+    skipped). Returns {key: (saved value, user's value)} for the keys the user set to something else.
+    """
+    schema = load_schema()
+    overridden = {}
+    for key in (schema if keys is None else keys):
+        if key not in saved or key not in schema:
+            continue
+        value = parse_value(schema[key], saved[key], origin)
+        if key in cfg.given:
+            if cfg[key] != value:
+                overridden[key] = (value, cfg[key])
+        else:
+            cfg[key] = value
+    return overridden
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
