@@ -80,7 +80,8 @@ def test_resume_after_epoch_is_exact(tiny_data, tmp_path):
     with pytest.raises(Crash):
         Trainer(tiny_cfg(tiny_data, tmp_path / "b", epochs=3, deterministic=True),
                 callbacks={"on_epoch_end": [crash_after_epoch(2)]}).fit()
-    resumed = Trainer(tiny_cfg(tiny_data, tmp_path / "b", resume=str(tmp_path / "b/run/weights/last.pt"))).fit()
+    # as a user resumes: only resume= (every other key comes from the checkpoint)
+    resumed = Trainer(build_config(dict(resume=str(tmp_path / "b/run/weights/last.pt"), verbose=False))).fit()
     _assert_same(_final_weights(tmp_path / "a/run/weights/last.pt"), _final_weights(tmp_path / "b/run/weights/last.pt"))
     assert resumed["mAP50-95"] == full["mAP50-95"] and resumed["steps"] == full["steps"]
     assert len(list(csv.DictReader((tmp_path / "b/run/results.csv").open()))) == 3
@@ -95,7 +96,7 @@ def test_resume_mid_epoch_is_exact(tiny_data, tmp_path):
         Trainer(tiny_cfg(tiny_data, tmp_path / "b", **kw), callbacks={"on_optimizer_step": [crash_at_step(4)]}).fit()
     ckpt = load_checkpoint(tmp_path / "b/run/weights/last.pt")
     assert ckpt["train_state"]["samples_in_epoch"] == 12 and ckpt["epoch"] == 0
-    Trainer(tiny_cfg(tiny_data, tmp_path / "b", resume=str(tmp_path / "b/run/weights/last.pt"))).fit()
+    Trainer(build_config(dict(resume=str(tmp_path / "b/run/weights/last.pt"), verbose=False))).fit()
     _assert_same(_final_weights(tmp_path / "a/run/weights/last.pt"), _final_weights(tmp_path / "b/run/weights/last.pt"))
 
 

@@ -16,14 +16,25 @@ import numpy as np
 import torch
 
 FORMAT_VERSION = 1
+TEMP_SUFFIX = ".tmp"  # atomic_save's temp files: ".{name}.XXXX.tmp" beside the target
+
+
+def _process_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def atomic_save(obj: dict, path: str | Path) -> None:
-    """Write to a temp file in the same folder, fsync, then rename: a kill never leaves a broken file."""
+    """Write to a temp file in the same folder, fsync, then rename: a kill never leaves a broken file.
+
+    The file gets the permissions of any file the process creates (mkstemp alone would make it 0600).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_process_umask())
         with os.fdopen(fd, "wb") as fh:
             torch.save(obj, fh)
             fh.flush()
@@ -32,6 +43,18 @@ def atomic_save(obj: dict, path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sweep_temp_files(folder: str | Path) -> int:
+    """Remove the temp files of atomic saves a kill interrupted in `folder`; returns how many.
+
+    Call it only while holding the run folder's lock: a live writer's temp file looks the same.
+    """
+    removed = 0
+    for tmp in Path(folder).glob(f".*.pt.*{TEMP_SUFFIX}"):
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:

@@ -14,12 +14,13 @@ import numpy as np
 import torch
 
 from turboyolo.config.derived import Derived, derive
-from turboyolo.dist.env import elastic_restart_count
 from turboyolo.engine import amp as amp_lib
-from turboyolo.engine.checkpoint import load_checkpoint, restore_rng
+from turboyolo.engine.checkpoint import load_checkpoint, sweep_temp_files
 from turboyolo.engine.ema import ModelEMA
 from turboyolo.engine.optim import build_optimizer, resolve_optimizer
-from turboyolo.engine.run_dir import RunDir, newest_last_checkpoint, next_run_dir
+from turboyolo.engine.resume import (ELASTIC_MARK, elastic_run_dir, load_resume_checkpoint, resolve_resume_path,
+                                     restore_train_state)
+from turboyolo.engine.run_dir import RunDir, next_run_dir
 from turboyolo.engine.schedule import Schedule
 
 
@@ -54,6 +55,8 @@ class TrainingSetup:
     best_epoch: int = -1
     bad_steps: int = 0
     mfu: float | None = None
+    history: list = field(default_factory=list)  # one row per finished epoch (results.csv is written from it)
+    epoch_partial: dict = field(default_factory=dict)  # loss sums of a resumed epoch's batches before the checkpoint
     extra: dict = field(default_factory=dict)
 
     def mfu_from(self, images_per_s_per_rank: float) -> float:
@@ -125,37 +128,6 @@ def _threads(cfg, env) -> None:
         torch.set_num_threads(n)
 
 
-ELASTIC_MARK = "elastic_run_id"  # file in a run folder: the torchrun run id that owns it
-
-
-def _elastic_run_dir(cfg) -> Path | None:
-    """The run folder an earlier incarnation of this torchrun job (same TORCHELASTIC_RUN_ID) created."""
-    run_id = os.environ.get("TORCHELASTIC_RUN_ID")
-    if not run_id:
-        return None
-    for mark in Path(cfg.project).glob(f"*/{ELASTIC_MARK}"):
-        if mark.read_text().strip() == run_id:
-            return mark.parent
-    return None
-
-
-def _resolve_resume(cfg) -> Path | None:
-    fresh = cfg.resume is None or str(cfg.resume).lower() in ("false", "0", "no", "")
-    if fresh and elastic_restart_count() > 0:
-        # torchrun restarted the group after a failure: continue from the last checkpoint, if any
-        run_dir = _elastic_run_dir(cfg)
-        last = run_dir / "weights" / "last.pt" if run_dir else None
-        return last if last is not None and last.is_file() else None
-    if fresh:
-        return None
-    if str(cfg.resume).lower() in ("true", "1", "yes"):
-        found = newest_last_checkpoint(cfg.project)
-        if found is None:
-            raise FileNotFoundError(f"resume=True but no */weights/last.pt under {cfg.project}")
-        return found
-    return Path(str(cfg.resume))
-
-
 def build_training_setup(cfg) -> TrainingSetup:
     from turboyolo.data.formats import load_dataset
     from turboyolo.data.image_cache import open_image_cache
@@ -165,13 +137,9 @@ def build_training_setup(cfg) -> TrainingSetup:
     from turboyolo.model.build import build_model
     from turboyolo.perf.timing import StepTimer
 
-    resume_path = _resolve_resume(cfg)
-    ckpt = load_checkpoint(resume_path) if resume_path else None
-    if ckpt is not None:  # resume continues the saved run with its own config
-        saved = dict(ckpt["args"])
-        saved.update({k: cfg[k] for k in ("verbose", "workers", "device", "nproc", "threads")})
-        saved["resume"] = str(resume_path)
-        cfg.update(saved)
+    resume_path = resolve_resume_path(cfg)
+    # resume continues the saved run with its own config (RunFinished when there is nothing left to do)
+    ckpt = load_resume_checkpoint(cfg, resume_path, verbose=cfg.verbose) if resume_path else None
 
     env, strategy = setup_distributed(cfg)
     _threads(cfg, env)
@@ -237,8 +205,12 @@ def build_training_setup(cfg) -> TrainingSetup:
     run_dir = None
     if env.is_main:
         path = resume_path.parent.parent if resume_path else (
-            _elastic_run_dir(cfg) or next_run_dir(cfg.project, cfg.name, cfg.exist_ok))
+            elastic_run_dir(cfg.project) or next_run_dir(cfg.project, cfg.name, cfg.exist_ok))
         run_dir = RunDir(path)
+        run_dir.lock()  # held until the run ends: a second process cannot resume or reuse this folder
+        swept = sweep_temp_files(run_dir.weights)
+        if swept and cfg.verbose:
+            print(f"turboyolo: removed {swept} partial checkpoint file(s) a kill left in {run_dir.weights}")
         if ckpt is None:
             run_dir.write_args(cfg, {**derived.as_dict(), "optimizer": opt_name})
             if os.environ.get("TORCHELASTIC_RUN_ID"):
@@ -247,28 +219,9 @@ def build_training_setup(cfg) -> TrainingSetup:
                           StepTimer(env.device), train_loader, val_loader, val_records, amp_dtype, memory_format, run_dir)
 
     if ckpt is not None:
-        _restore(setup, ckpt)
+        restore_train_state(setup, ckpt)
     _report_complexity(setup, cfg, opt_name, complexity)
     return setup
-
-
-def _restore(s: TrainingSetup, ckpt: dict) -> None:
-    state = ckpt["train_state"]
-    if state["optimizer"] is not None:
-        s.strategy.load_optimizer_state(s.optimizer, state["optimizer"])
-    if s.ema is not None and state["ema"] is not None:
-        s.ema.load_state_dict(state["ema"])
-    if s.scaler is not None and state["scaler"]:
-        s.scaler.load_state_dict(state["scaler"])
-    restore_rng(state["rng"])
-    s.start_epoch = int(ckpt["epoch"])
-    s.resume_samples = int(state["samples_in_epoch"])
-    s.step, s.iteration = int(ckpt["step"]), int(state["iteration"])
-    s.best_fitness, s.best_epoch = float(state["best_fitness"]), int(state["best_epoch"])
-    if s.run_dir is not None:
-        s.run_dir.truncate_results(s.start_epoch)
-    if s.env.is_main and s.cfg.verbose:
-        print(f"resuming {s.cfg.resume}: epoch {s.start_epoch + 1}, {s.resume_samples} samples in, step {s.step}")
 
 
 def _count_complexity(model, imgsz: int) -> tuple[int, float, float]:

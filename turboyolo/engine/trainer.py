@@ -12,8 +12,10 @@ import torch
 
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine import schedule as schedule_lib
-from turboyolo.engine.checkpoint import atomic_save, capture_rng, strip_for_inference
+from turboyolo.engine.buffer_snapshot import BufferSnapshot
+from turboyolo.engine.checkpoint import atomic_save, capture_rng, load_checkpoint, strip_for_inference
 from turboyolo.engine.progress import EpochProgress
+from turboyolo.engine.resume import RunFinished
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
 from turboyolo.engine.validator import validate
 
@@ -34,10 +36,19 @@ class Trainer:
         self.s: TrainingSetup | None = None
         self.history: list[dict] = []
         self.stop_reason = ""
+        self.stopped_mid_epoch = False  # max_bad_steps ended an epoch early: it is not a finished epoch
+        self.final_metrics: dict = {}  # best.pt validated at the end
+        self._last_validation: tuple[int, dict] = (-1, {})  # (epoch, metrics) of this process's latest validation
 
     # --- phases ------------------------------------------------------------------------------
     def fit(self) -> dict:
-        self.s = s = build_training_setup(self.cfg)
+        try:
+            self.s = s = build_training_setup(self.cfg)
+        except RunFinished as done:
+            if self.cfg.verbose:
+                print(f"turboyolo: {done}")
+            return {"stop_reason": "finished", "message": str(done)}
+        self.history = s.history
         try:
             if s.env.is_main and self.cfg.plots and s.start_epoch == 0:
                 from turboyolo.engine.plots import write_data_plots
@@ -47,6 +58,9 @@ class Trainer:
             epoch = s.start_epoch
             while epoch < self.cfg.epochs and not self.stop_reason:
                 row = self.train_epoch(epoch)
+                if self.stopped_mid_epoch:  # saved where it stopped (a resume continues there), no row
+                    self.save_checkpoint(epoch, row.pop("samples_in_epoch"), metrics={}, partial=row)
+                    break
                 row.update(self.maybe_validate(epoch))
                 self.after_epoch(epoch, row)
                 epoch += 1
@@ -55,6 +69,8 @@ class Trainer:
             return summary
         finally:
             s.strategy.close()
+            if s.run_dir is not None:
+                s.run_dir.unlock()
 
     def train_epoch(self, epoch: int) -> dict:
         s, cfg = self.s, self.cfg
@@ -63,9 +79,16 @@ class Trainer:
         done_before = s.resume_samples // s.derived.global_batch
         s.wrapped.train()
         s.timer.reset()
-        loss_sum = torch.zeros(3, device=s.env.device)
+        # a resumed epoch's loss means include the batches before its checkpoint
+        partial = s.epoch_partial if done_before else {}
+        loss_sum = torch.tensor(partial.get("loss_sum", [0.0] * 3), device=s.env.device)
+        batches_before = int(partial.get("batches", 0))
+        s.epoch_partial = {}
+        if s.extra.get("buffers") is None:
+            s.extra["buffers"] = BufferSnapshot(s.model)
         micro_in_step = 0
         batches = done_before + len(s.train_loader)
+        i = done_before - 1  # a checkpoint taken after the epoch's last batch leaves nothing to iterate
         progress = EpochProgress(epoch, cfg.epochs, batches, enabled=s.env.is_main and cfg.verbose, start=done_before)
         started = time.perf_counter()
         s.timer.start_step()
@@ -78,6 +101,8 @@ class Trainer:
 
             hyper = s.schedule.at(epoch, s.iteration)
             schedule_lib.apply(s.optimizer, hyper)
+            if micro_in_step == 0:
+                s.extra["buffers"].take()  # restored if this step turns out non-finite
             micro_in_step += 1
             sync = micro_in_step >= hyper["accumulate"] or i == batches - 1
             with s.strategy.sync_context(s.wrapped, sync):
@@ -98,18 +123,24 @@ class Trainer:
                 micro_in_step = 0
                 s.timer.lap("optimizer")
             s.timer.end_step(images.shape[0] * s.env.world_size)
+            seen = i + 1 - done_before + batches_before
             if (i + 1) % LOG_EVERY == 0 or i == batches - 1:
-                progress.update(i + 1, (loss_sum / (i + 1 - done_before)).tolist(), hyper["lr"][0], s.timer.summary(wait=False), s.mfu)
+                progress.update(i + 1, (loss_sum / seen).tolist(), hyper["lr"][0], s.timer.summary(wait=False), s.mfu)
             if sync:
                 if cfg.save_period_steps and s.step % cfg.save_period_steps == 0:
-                    self.save_checkpoint(epoch, samples_in_epoch=(i + 1) * s.derived.global_batch, metrics={})
+                    self.save_checkpoint(epoch, samples_in_epoch=(i + 1) * s.derived.global_batch, metrics={},
+                                         partial={"loss_sum": loss_sum.tolist(), "batches": seen})
                 self._run("on_optimizer_step")
+            if self.stop_reason.startswith("stopped:"):  # max_bad_steps: this epoch did not finish
+                self.stopped_mid_epoch = True
+                return {"samples_in_epoch": (i + 1) * s.derived.global_batch, "loss_sum": loss_sum.tolist(),
+                        "batches": seen}
             if self.stop_reason or (cfg.max_steps and s.step >= cfg.max_steps):
                 self.stop_reason = self.stop_reason or f"max_steps={cfg.max_steps} reached"
                 break
             s.timer.start_step()
         progress.close()
-        count = max(i + 1 - done_before, 1)
+        count = max(i + 1 - done_before + batches_before, 1)
         s.resume_samples = 0
         loss_means = (s.strategy.all_reduce(loss_sum.clone()) / (count * s.env.world_size)).tolist()
         timing = s.timer.summary()
@@ -131,6 +162,7 @@ class Trainer:
         stepped = s.strategy.optimizer_step(s.optimizer, s.scaler, params, self.cfg.grad_clip)
         s.strategy.zero_grad(s.optimizer)
         if not stepped:
+            s.extra["buffers"].restore()  # the skipped forward passes must leave no trace in BN statistics
             s.bad_steps += 1
             warnings.warn(f"non-finite loss or gradients at step {s.step}: update skipped ({s.bad_steps} in a row)")
             if s.bad_steps >= self.cfg.max_bad_steps:
@@ -151,11 +183,19 @@ class Trainer:
         if not cfg.val or not s.val_loader or not ((epoch + 1) % cfg.val_period == 0 or last):
             return {}
         # without EMA the strategy hands out a plain module with the live weights (FSDP gathers them)
-        model = s.ema.module if s.ema is not None else s.strategy.eval_module(s.wrapped)
+        model = self._eval_model()
         s.strategy.sync_eval_state(model)  # one model on every rank before the shards are evaluated
+        started = time.perf_counter()
         metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
                            plots_dir=s.run_dir.path if (last and cfg.plots and s.env.is_main) else None)
+        metrics["val_s"] = time.perf_counter() - started
+        self._last_validation = (epoch, metrics)
         return metrics
+
+    def _eval_model(self) -> torch.nn.Module:
+        # without EMA the strategy hands out a plain module with the live weights (FSDP gathers them)
+        s = self.s
+        return s.ema.module if s.ema is not None else s.strategy.eval_module(s.wrapped)
 
     def after_epoch(self, epoch: int, row: dict) -> None:
         s, cfg = self.s, self.cfg
@@ -163,44 +203,75 @@ class Trainer:
         improved = fitness > s.best_fitness or s.best_epoch < 0
         if improved:
             s.best_fitness, s.best_epoch = fitness, epoch
-        self.history.append(row)
+        if cfg.patience and epoch - s.best_epoch >= cfg.patience:
+            self.stop_reason = f"no improvement for {cfg.patience} epochs (best epoch {s.best_epoch + 1})"
+        self.history.append({k: v for k, v in row.items() if not isinstance(v, (list, dict))})
+        # last.pt carries the history, so a kill before the CSV write below loses no row
         self.save_checkpoint(epoch + 1, 0, row, best=improved)  # collective: every rank calls it
         if s.env.is_main:
-            s.run_dir.append_results({k: v for k, v in row.items() if not isinstance(v, (list, dict))})
+            s.run_dir.write_results(self.history)
             s.log_scalars(row)
             if cfg.verbose and "mAP50" in row:
                 print(f"  val: P {row['precision']:.3f}  R {row['recall']:.3f}  mAP50 {row['mAP50']:.3f}  "
-                      f"mAP50-95 {row['mAP50-95']:.3f}   ({row['epoch_s']:.1f} s, {row['images_per_s']:.1f} img/s)")
+                      f"mAP50-95 {row['mAP50-95']:.3f}   (val {row['val_s']:.1f} s; "
+                      f"train {row['epoch_s']:.1f} s, {row['images_per_s']:.1f} img/s)")
             if epoch == s.start_epoch and cfg.verbose:
                 s.print_diagnosis(row, "after the first epoch")
         s.strategy.barrier()
-        if cfg.patience and epoch - s.best_epoch >= cfg.patience:
-            self.stop_reason = f"no improvement for {cfg.patience} epochs (best epoch {s.best_epoch + 1})"
         self._run("on_epoch_end")
+
+    def validate_best(self) -> dict:
+        """best.pt's metrics (and plots) at the end, as users expect: re-validated unless the last
+        validation already saw those weights."""
+        s, cfg = self.s, self.cfg
+        if not cfg.val or not s.val_loader or s.best_epoch < 0 or self.stopped_mid_epoch:
+            return {}
+        last_epoch, last_metrics = self._last_validation
+        if s.best_epoch == last_epoch:
+            return last_metrics  # the last validation was of best.pt's weights (and wrote the plots)
+        weights = None
+        if s.env.is_main:
+            weights = load_checkpoint(s.run_dir.weights / "best.pt")["model"]
+        weights = s.strategy.broadcast_object(weights)  # rank 0 wrote best.pt; every rank validates it
+        model = self._eval_model()
+        model.load_state_dict(weights)
+        started = time.perf_counter()
+        metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
+                           plots_dir=s.run_dir.path if (cfg.plots and s.env.is_main) else None)
+        metrics["val_s"] = time.perf_counter() - started
+        return metrics
 
     def after_train(self) -> dict:
         s = self.s
         last = self.history[-1] if self.history else {}
         summary = dict(last)
+        self.final_metrics = self.validate_best()
         summary.update({"run_dir": str(s.run_dir.path) if s.run_dir else "", "steps": s.step,
-                        "best_fitness": s.best_fitness, "stop_reason": self.stop_reason})
+                        "best_fitness": s.best_fitness, "best_epoch": s.best_epoch + 1, "stop_reason": self.stop_reason,
+                        "best": {k: v for k, v in self.final_metrics.items() if k != "per_class"}})
         if s.env.is_main:
             if self.stop_reason and self.cfg.verbose:
                 print(f"turboyolo: {self.stop_reason}")
             if self.cfg.plots and self.history:
                 s.write_plots(self.history)
-            if self.cfg.verbose and last.get("per_class"):
+            best = self.final_metrics
+            if self.cfg.verbose and best.get("per_class"):
                 from turboyolo.engine.validator import format_class_table
 
-                print(format_class_table(last["per_class"]))
+                print(f"best.pt (epoch {s.best_epoch + 1}) on {len(s.val_records)} val images: "
+                      f"P {best['precision']:.3f}  R {best['recall']:.3f}  mAP50 {best['mAP50']:.3f}  "
+                      f"mAP50-95 {best['mAP50-95']:.3f}   (val {best['val_s']:.1f} s)")
+                print(format_class_table(best["per_class"]))
             if self.cfg.verbose and self.history:
                 s.print_diagnosis(last, "at the end of training")
                 print(f"Results in {s.run_dir.path}  (weights/best.pt, results.csv, plots)")
         return summary
 
     # --- checkpoints -------------------------------------------------------------------------
-    def save_checkpoint(self, epoch: int, samples_in_epoch: int, metrics: dict, best: bool = False) -> None:
-        """epoch: epochs fully done; samples_in_epoch: global samples done in the next one (mid-epoch saves)."""
+    def save_checkpoint(self, epoch: int, samples_in_epoch: int, metrics: dict, best: bool = False,
+                        partial: dict | None = None) -> None:
+        """epoch: epochs fully done; samples_in_epoch: global samples done in the next one (mid-epoch saves);
+        partial: that epoch's loss sums so far (loss_sum, batches), so a resumed epoch reports whole-epoch means."""
         s = self.s
         optimizer_state = s.strategy.optimizer_state(s.optimizer)  # collective for sharded optimizers
         if s.ema is not None:
@@ -219,6 +290,9 @@ class Trainer:
                 "scaler": s.scaler.state_dict() if s.scaler else None,
                 "rng": capture_rng(), "samples_in_epoch": samples_in_epoch, "iteration": s.iteration,
                 "best_fitness": s.best_fitness, "best_epoch": s.best_epoch, "world_size": s.env.world_size,
+                "history": [dict(row) for row in self.history], "epoch_partial": partial or {},
+                # a run that ended early for good (patience, max_steps) is finished; max_bad_steps may be resumed
+                "stop_reason": "" if self.stopped_mid_epoch else self.stop_reason,
             },
         }
         atomic_save(ckpt, s.run_dir.weights / "last.pt")
