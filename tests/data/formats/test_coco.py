@@ -45,7 +45,7 @@ def test_single_file_serves_as_train_and_val(tmp_path):
 
 def test_write_coco_is_valid_for_pycocotools_and_reads_back(tmp_path):
     data = load_dataset(str(_dataset(tmp_path)), verbose=False)
-    out = write_coco(data, tmp_path / "copy")
+    out = write_coco(data, tmp_path / "copy").data
     api = COCO(str(out / "annotations" / "instances_train.json"))
     assert len(api.getAnnIds()) == 2 and [c["name"] for c in api.loadCats(api.getCatIds())] == ["cat", "dog"]
     copy = load_dataset(str(out), verbose=False)

@@ -64,13 +64,13 @@ def test_devkit_folder_trainval_and_missing_imagesets(tmp_path):
 def test_write_voc_reads_back_identically(tmp_path):
     root = make_voc(tmp_path / "voc", {"train": {"a": [("x", (1.5, 2.25, 30, 40))]}, "val": {"b": [("y", (0, 0, 9, 9))]}})
     data = load_dataset(str(root), verbose=False)
-    copy = load_dataset(str(write_voc(data, tmp_path / "copy")), verbose=False)
+    copy = load_dataset(str(write_voc(data, tmp_path / "copy").data), verbose=False)
     assert copy.names == data.names
     np.testing.assert_allclose(copy.split("train")[0].boxes, [[1.5, 2.25, 30, 40]])
 
 
 def test_write_voc_keeps_same_named_images_of_different_splits(tmp_path):
     data_yaml = make_yolo(tmp_path / "y", {"train": {"a.jpg": "0 .5 .5 .5 .5"}, "val": {"a.jpg": "1 .5 .5 .2 .2"}})
-    copy = load_dataset(str(write_voc(load_dataset(str(data_yaml), verbose=False), tmp_path / "v")), verbose=False)
+    copy = load_dataset(str(write_voc(load_dataset(str(data_yaml), verbose=False), tmp_path / "v").data), verbose=False)
     assert [len(copy.split(s)) for s in ("train", "val")] == [1, 1]
     assert copy.split("train")[0].path != copy.split("val")[0].path

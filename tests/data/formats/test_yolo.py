@@ -112,7 +112,7 @@ def test_read_only_labels_cache_goes_to_cache_root(tmp_path):
 
 def test_write_yolo_reads_back_identically(tmp_path):
     data = load_dataset(str(_simple(tmp_path)), verbose=False)
-    copy = load_dataset(str(write_yolo(data, tmp_path / "copy")), verbose=False)
+    copy = load_dataset(str(write_yolo(data, tmp_path / "copy").data), verbose=False)
     assert copy.names == data.names
     for split in ("train", "val"):
         for a, b in zip(data.split(split), copy.split(split)):
