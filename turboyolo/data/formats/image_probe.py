@@ -119,7 +119,9 @@ def _jpeg_is_complete(handle, scan_offset: int, file_size: int) -> bool:
 
 # libjpeg reports a scan that ran out of data only as a warning on stderr (OpenCV passes no
 # warning on), and fills the missing blocks flat. Reading that stderr is the one way to learn
-# whether a JPEG without its end marker lost image data. fd 2 is process-wide: one capture at a time.
+# whether a JPEG without its end marker lost image data. fd 2 is process-wide: one capture at a
+# time, for a few ms per such (rare) file; a warning another thread prints meanwhile can only make
+# the image look truncated, i.e. skipped as before.
 _STDERR_LOCK = threading.Lock()
 _SCAN_ENDED_EARLY = b"Corrupt JPEG data"
 
@@ -152,11 +154,12 @@ def _decoder_reports_short_scans() -> bool:
 
 
 def jpeg_scan_is_complete(path: str) -> bool:
-    """For a JPEG without its end-of-image marker: True when all of its image data is there (the
-    file decodes to the same pixels as if the marker were present), False when data is missing or
+    """For a JPEG without its end-of-image marker: True when its image data ends with a complete
+    scan (every block decoded from real data, nothing filled in), False when data is missing or
     this cannot be told (then the image is skipped, as before).
 
     The marker is appended and the file decoded: libjpeg complains only if the scan ended early.
+    (A progressive JPEG cut between two scans decodes whole, only less sharp: it is kept.)
     """
     if not _decoder_reports_short_scans():
         return False

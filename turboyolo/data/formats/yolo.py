@@ -104,7 +104,7 @@ class _SplitListing:
             self.problems.append(("split_path_missing", str(path), "split entry is not a folder, .txt list or image"))
 
     def _add_list_file(self, list_file: Path, root: Path) -> None:
-        for line_no, line in enumerate(list_file.read_text(errors="replace").splitlines(), 1):
+        for line_no, line in enumerate(list_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             name = line.strip()
             if not name or name.startswith("#"):
                 continue
