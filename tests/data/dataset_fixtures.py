@@ -34,15 +34,16 @@ def make_yolo(root: Path, splits: dict[str, dict[str, str | None]], names=("cat"
     return data_yaml
 
 
-def voc_xml(filename: str, objects: list[tuple[str, tuple]], size=(64, 48)) -> str:
-    body = "".join(f"<object><name>{n}</name><difficult>0</difficult><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin>"
-                   f"<xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>" for n, b in objects)
+def voc_xml(filename: str, objects: list[tuple], size=(64, 48)) -> str:
+    """objects: (name, (x1, y1, x2, y2)) or (name, box, difficult 0/1)."""
+    body = "".join(f"<object><name>{n}</name><difficult>{d[0] if d else 0}</difficult><bndbox><xmin>{b[0]}</xmin>"
+                   f"<ymin>{b[1]}</ymin><xmax>{b[2]}</xmax><ymax>{b[3]}</ymax></bndbox></object>" for n, b, *d in objects)
     return (f"<annotation><filename>{filename}</filename><size><width>{size[0]}</width>"
             f"<height>{size[1]}</height><depth>3</depth></size>{body}</annotation>")
 
 
 def make_voc(root: Path, splits: dict[str, dict[str, list]], size=(64, 48), classes: list[str] | None = None) -> Path:
-    """splits: {split: {image id: [(name, (x1, y1, x2, y2)), ...]}}; returns the VOC root."""
+    """splits: {split: {image id: [(name, (x1, y1, x2, y2)[, difficult]), ...]}}; returns the VOC root."""
     (root / "Annotations").mkdir(parents=True, exist_ok=True)
     (root / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
     for split, images in splits.items():

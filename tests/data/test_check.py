@@ -34,3 +34,16 @@ def test_train_without_any_box_is_not_trainable(tmp_path, capsys):
 def test_missing_dataset_exit_1(tmp_path, capsys):
     assert main(["check", f"data={tmp_path / 'nothing'}"]) == 1
     assert "no such file" in capsys.readouterr().out
+
+
+def test_difficult_boxes_are_counted_with_what_the_policy_does(tmp_path, capsys):
+    from tests.data.dataset_fixtures import make_voc
+
+    voc = make_voc(tmp_path / "voc", {"train": {"a": [("x", (1, 1, 20, 20)), ("x", (30, 10, 60, 40), 1)]},
+                                      "val": {"b": [("x", (2, 2, 30, 30), 1), ("x", (5, 5, 15, 15))]}})
+    assert main(["check", f"data={voc}"]) == 0
+    assert "difficult/crowd boxes: 2 (train 1, val 1): not trained on; the metric ignores" in capsys.readouterr().out
+    assert main(["check", f"data={voc}", "difficult=drop"]) == 0
+    assert "difficult/crowd boxes: 2 (train 1, val 1): removed" in capsys.readouterr().out
+    assert main(["check", str(make_yolo(tmp_path / "y", {"train": {"a.jpg": "0 .5 .5 .5 .5"}, "val": {"c.jpg": None}}))]) == 0
+    assert "difficult/crowd boxes: none" in capsys.readouterr().out

@@ -99,3 +99,39 @@ def test_to_coco_json_round_trip(tmp_path):
     evaluator.to_coco_json(tmp_path / "gt.json", tmp_path / "predictions.json")
     from_files = evaluate_files(str(tmp_path / "gt.json"), str(tmp_path / "predictions.json"))
     np.testing.assert_allclose(from_files.stats, evaluator.compute()["coco_stats"], atol=2e-3)  # boxes rounded to 1e-3 px
+
+
+def test_ignored_ground_truth_is_neither_found_nor_missed():
+    """VOC difficult / COCO crowd boxes: a detection on one is neither TP nor FP, a missed one no miss."""
+    regular, difficult_found, difficult_missed = [10, 10, 50, 50.0], [100, 100, 160, 150.0], [200, 20, 260, 90.0]
+    dets = np.array([difficult_found + [0.9, 0], regular + [0.6, 0]])
+    evaluator = DetectionEvaluator(["a", "b"])
+    evaluator.add([7], [np.array([regular])], [np.array([0])], [dets],
+                  ignored_boxes=[np.array([difficult_found, difficult_missed])], ignored_classes=[np.array([0, 0])])
+    metrics = evaluator.compute()
+    assert metrics["mAP50"] == pytest.approx(1.0) and metrics["mAP50-95"] == pytest.approx(1.0)
+    assert metrics["precision"] == pytest.approx(1.0) and metrics["recall"] == pytest.approx(1.0)
+    assert metrics["num_instances"] == 1 and metrics["per_class"][0]["instances"] == 1
+    assert metrics["confusion_matrix"][0, 2] == 0  # the detection on the difficult box is no false positive
+
+
+def test_ignored_ground_truth_scores_as_pycocotools_crowd_and_round_trips_through_json(tmp_path):
+    names = ["a", "b", "c", "d"]
+    image_ids, gt_boxes, gt_classes, dets = random_batches(5)
+    rng = np.random.default_rng(5)
+    crowd = [rng.random(len(c)) < 0.3 for c in gt_classes]
+    evaluator = DetectionEvaluator(names)
+    evaluator.add(image_ids, [b[~m] for b, m in zip(gt_boxes, crowd)], [c[~m] for c, m in zip(gt_classes, crowd)], dets,
+                  ignored_boxes=[b[m] for b, m in zip(gt_boxes, crowd)], ignored_classes=[c[m] for c, m in zip(gt_classes, crowd)])
+    ours = evaluator.compute()["coco_stats"]
+    order = [np.argsort(m, kind="stable") for m in crowd]  # ordinary boxes first, as the evaluator keeps them
+    reference = pycocotools_eval(
+        ground_truth_to_coco(image_ids, [b[o] for b, o in zip(gt_boxes, order)], [c[o] for c, o in zip(gt_classes, order)],
+                             names, gt_crowd=[m[o] for m, o in zip(crowd, order)]),
+        predictions_to_coco(image_ids, dets, decimals=None),
+    )
+    assert sum(m.sum() for m in crowd) > 5
+    np.testing.assert_allclose(ours, reference.stats, atol=1e-6)
+    evaluator.to_coco_json(tmp_path / "gt.json", tmp_path / "predictions.json")
+    from_files = evaluate_files(str(tmp_path / "gt.json"), str(tmp_path / "predictions.json"))
+    np.testing.assert_allclose(from_files.stats, ours, atol=2e-3)  # boxes rounded to 1e-3 px

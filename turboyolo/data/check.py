@@ -1,7 +1,7 @@
 """`turboyolo check data=...`: a dataset health report; exit 0 if it can be trained on, 1 if not.
 
 Prints images and boxes per split and class, a text histogram of box sizes, the images without
-objects, and every problem found while reading (grouped by kind, with counts and the first file:line
+objects, the difficult/crowd boxes and what the difficult= policy does with them, and every problem found while reading (grouped by kind, with counts and the first file:line
 locations). The per-item warnings are folded into that report instead of being printed one by one.
 """
 from __future__ import annotations
@@ -70,6 +70,22 @@ def images_without_boxes(data: DetectionData) -> str:
     return "\n".join(lines)
 
 
+DIFFICULT_EFFECT = {
+    "ignore": "not trained on; the metric ignores detections on them (difficult=ignore)",
+    "train": "trained on as ordinary boxes (difficult=train)",
+    "drop": "removed: neither trained on nor evaluated (difficult=drop)",
+}
+
+
+def difficult_summary(data: DetectionData) -> str:
+    """How many boxes are marked difficult (VOC) or crowd (COCO), per split, and what becomes of them."""
+    total = sum(data.difficult_boxes.values())
+    if not total:
+        return "difficult/crowd boxes: none"
+    per_split = ", ".join(f"{split} {count}" for split, count in data.difficult_boxes.items())
+    return f"difficult/crowd boxes: {total} ({per_split}): {DIFFICULT_EFFECT[data.difficult]}"
+
+
 def problem_summary(report: ProblemReport) -> str:
     if not report.total() and not report.fatal:
         return "problems: none"
@@ -89,7 +105,7 @@ def health_report(data: DetectionData | None, report: ProblemReport | None) -> s
     parts = []
     if data is not None:
         parts += [f"dataset: {data.root} ({data.format}), {len(data.names)} classes: {', '.join(data.names)}",
-                  split_table(data), size_histogram(data), images_without_boxes(data)]
+                  split_table(data), size_histogram(data), images_without_boxes(data), difficult_summary(data)]
     if report is not None:
         parts.append(problem_summary(report))
     blockers = training_blockers(data, report)
@@ -104,7 +120,7 @@ def run(cfg, positional) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DatasetWarning)  # summarised below, grouped by kind
         try:
-            data = load_dataset(source, cache_dir=cfg.get("cache_dir"), verbose=False)
+            data = load_dataset(source, cache_dir=cfg.cache_dir, verbose=False, difficult=cfg.difficult)
             report = data.report
         except DatasetError as err:
             data, report = err.data, err.report

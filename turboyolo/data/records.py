@@ -28,12 +28,23 @@ class DatasetWarning(UserWarning):
     """One problem with one dataset item (file or file:line) that was repaired or skipped."""
 
 
+def _no_boxes() -> np.ndarray:
+    return np.zeros((0, 4), np.float32)
+
+
+def _no_classes() -> np.ndarray:
+    return np.zeros(0, np.int64)
+
+
 @dataclass
 class ImageRecord:
     """One usable image and its (already repaired) annotations.
 
     boxes: (N, 4) float32 xyxy in pixels of the original image, clipped, positive area.
     classes: (N,) int64 class ids in [0, len(names)).
+    ignored_boxes, ignored_classes: (M, 4), (M,) the same for ground truth that is neither trained
+      on nor counted by the metric (VOC difficult=1 / COCO iscrowd=1 under difficult=ignore).
+      Kept apart from `boxes` so that code which knows nothing about them never trains on them.
     """
 
     path: str
@@ -42,10 +53,15 @@ class ImageRecord:
     boxes: np.ndarray
     classes: np.ndarray
     image_id: int = 0  # stable id within the split (COCO id when read from COCO)
+    ignored_boxes: np.ndarray = field(default_factory=_no_boxes)
+    ignored_classes: np.ndarray = field(default_factory=_no_classes)
+    label_file: str = ""  # the file its annotations were read from ("" if none)
 
     def __post_init__(self):
         self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
         self.classes = np.asarray(self.classes, dtype=np.int64).reshape(-1)
+        self.ignored_boxes = np.asarray(self.ignored_boxes, dtype=np.float32).reshape(-1, 4)
+        self.ignored_classes = np.asarray(self.ignored_classes, dtype=np.int64).reshape(-1)
 
 
 @dataclass
@@ -57,6 +73,9 @@ class DetectionData:
     report: "ProblemReport"
     root: str = ""
     format: str = ""  # "yolo" | "voc" | "coco"
+    source: str = ""  # the file or folder data= named (a data YAML, a VOC root, a COCO json or folder)
+    difficult: str = "ignore"  # the difficult= policy the records were built with (see repair.py)
+    difficult_boxes: dict[str, int] = field(default_factory=dict)  # per split, difficult/crowd boxes read
 
     def split(self, name: str) -> list[ImageRecord]:
         if name not in self.splits:

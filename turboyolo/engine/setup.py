@@ -147,10 +147,10 @@ def build_training_setup(cfg) -> TrainingSetup:
 
     # rank 0 reads (and builds the label index cache) first, the others then read the cache
     if env.is_main:
-        data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose)
+        data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose, difficult=cfg.difficult)
     strategy.barrier()
     if not env.is_main:
-        data = load_dataset(cfg.data, cfg.cache_dir, verbose=False)
+        data = load_dataset(cfg.data, cfg.cache_dir, verbose=False, difficult=cfg.difficult)
     names = list(data.names)
     train_records = data.split("train")  # cfg.fraction is applied by the loader
     val_records = data.splits.get("val") or []

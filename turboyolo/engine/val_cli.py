@@ -21,7 +21,8 @@ def run(cfg, positional=None) -> int:
     if cfg.data == "synthetic" and ckpt["args"].get("data") not in (None, "synthetic"):
         cfg.data = ckpt["args"]["data"]  # default to the data the model was trained on
     env, strategy = setup_distributed(cfg)
-    data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose and env.is_main)
+    data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose and env.is_main,
+                        difficult=cfg.difficult)
     records = data.split(cfg.split)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = eval_model(ckpt, env.device, memory_format)

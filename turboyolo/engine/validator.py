@@ -69,6 +69,8 @@ def validate(model, loader, records, names, strategy, cfg, amp_dtype, memory_for
             [records[i].boxes for i in order],
             [records[i].classes for i in order],
             [by_index[i] for i in order],
+            ignored_boxes=[records[i].ignored_boxes for i in order],  # difficult/crowd: neither TP nor FP
+            ignored_classes=[records[i].ignored_classes for i in order],
         )
         result = evaluator.compute()
         metrics = {key: float(result[key]) for key in ("precision", "recall", "mAP50", "mAP50-95")}

@@ -37,11 +37,13 @@ def predictions_to_coco(image_ids, dets, category_ids=None, decimals: int | None
     return results
 
 
-def ground_truth_to_coco(image_ids, gt_boxes, gt_classes, names, image_sizes=None, file_names=None) -> dict:
+def ground_truth_to_coco(image_ids, gt_boxes, gt_classes, names, image_sizes=None, file_names=None,
+                         gt_crowd=None) -> dict:
     """Ground truth lists (boxes (N, 4) xyxy px, classes (N,)) -> COCO annotation dict.
 
     area = box width * height (we have no masks); annotation ids start at 1 (COCO treats 0 as
-    "no match"). image_sizes: optional list of (width, height).
+    "no match"). image_sizes: optional list of (width, height). gt_crowd: optional list of (N,)
+    bools, written as iscrowd (ground truth the evaluation ignores).
     """
     images, annotations = [], []
     for i, (image_id, boxes, classes) in enumerate(zip(image_ids, gt_boxes, gt_classes)):
@@ -52,9 +54,11 @@ def ground_truth_to_coco(image_ids, gt_boxes, gt_classes, names, image_sizes=Non
             image["file_name"] = str(file_names[i])
         images.append(image)
         xywh = _xywh(boxes)
-        for box, category in zip(xywh.tolist(), np.asarray(classes, dtype=np.int64).reshape(-1).tolist()):
+        crowd = np.zeros(len(xywh), bool) if gt_crowd is None else np.asarray(gt_crowd[i], bool).reshape(-1)
+        for box, category, is_crowd in zip(xywh.tolist(), np.asarray(classes, dtype=np.int64).reshape(-1).tolist(),
+                                           crowd.tolist()):
             annotations.append({"id": len(annotations) + 1, "image_id": int(image_id), "category_id": category,
-                                "bbox": box, "area": box[2] * box[3], "iscrowd": 0})
+                                "bbox": box, "area": box[2] * box[3], "iscrowd": int(is_crowd)})
     categories = [{"id": i, "name": name} for i, name in enumerate(names)]
     return {"images": images, "annotations": annotations, "categories": categories}
 

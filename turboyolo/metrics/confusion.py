@@ -4,7 +4,8 @@ Rows are predicted classes, columns true classes; the extra last row/column is "
 a prediction matching no object lands in row c, column background (a false positive); an
 object that no prediction matched lands in row background, column c (a miss). Predictions and
 objects are paired class-agnostically (so a dog called a cat shows up off the diagonal),
-greedily by IoU, highest first, each used at most once.
+greedily by IoU, highest first, each used at most once. A prediction left unpaired that lies on
+ignored ground truth (VOC difficult, COCO crowd) is not counted at all, as in the mAP.
 """
 from __future__ import annotations
 
@@ -54,8 +55,10 @@ class ConfusionMatrix:
         self.iou_thres = iou_thres
         self.matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
 
-    def add_image(self, gt_boxes: np.ndarray, gt_classes: np.ndarray, dets: np.ndarray) -> None:
-        """gt_boxes (N, 4) xyxy, gt_classes (N,), dets (M, 6) xyxy, score, class; same pixel frame."""
+    def add_image(self, gt_boxes: np.ndarray, gt_classes: np.ndarray, dets: np.ndarray,
+                  ignored_boxes: np.ndarray | None = None) -> None:
+        """gt_boxes (N, 4) xyxy, gt_classes (N,), dets (M, 6) xyxy, score, class, ignored_boxes (K, 4)
+        xyxy; same pixel frame."""
         dets = dets[dets[:, 4] > self.conf_thres]
         gt_classes = np.asarray(gt_classes, dtype=np.int64).reshape(-1)
         det_classes = dets[:, 5].astype(np.int64)
@@ -64,6 +67,9 @@ class ConfusionMatrix:
         np.add.at(self.matrix, (det_classes[det_row], gt_classes[gt_col]), 1)
         unmatched_dets = np.ones(len(dets), dtype=bool)
         unmatched_dets[det_row] = False
+        if ignored_boxes is not None and len(ignored_boxes) and unmatched_dets.any():
+            on_ignored = box_iou_numpy(dets[:, :4], np.asarray(ignored_boxes).reshape(-1, 4)).max(1) > self.iou_thres
+            unmatched_dets &= ~on_ignored
         np.add.at(self.matrix, (det_classes[unmatched_dets], background), 1)
         unmatched_gts = np.ones(len(gt_classes), dtype=bool)
         unmatched_gts[gt_col] = False

@@ -4,8 +4,14 @@ PR curves and a confusion matrix, from per-image numpy arrays.
 mAP50-95 and mAP50 are COCO's AP (stats[0], stats[1] of our pycocotools-equal evaluation) on
 exactly the images added, so they equal what pycocotools reports on the JSON files that
 `to_coco_json` writes (up to the rounding of the written boxes).
+
+Ignored ground truth (VOC difficult / COCO crowd boxes under difficult=ignore) is evaluated as
+COCO crowd regions (iscrowd=1): a detection on one counts neither as a true nor a false positive,
+and it is not an object to find.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -18,6 +24,17 @@ from turboyolo.metrics.confusion import ConfusionMatrix
 CONFIDENCE_GRID = np.linspace(0.0, 1.0, 1000)  # where P, R and F1 curves are sampled
 
 
+class ImageEntry(NamedTuple):
+    """What was added for one image: boxes (N, 4) xyxy px, classes (N,), dets (M, 6), and the
+    ignored ground truth ignored_boxes (K, 4) xyxy px, ignored_classes (K,)."""
+
+    boxes: np.ndarray
+    classes: np.ndarray
+    dets: np.ndarray
+    ignored_boxes: np.ndarray
+    ignored_classes: np.ndarray
+
+
 class DetectionEvaluator:
     """Collects ground truth and detections image by image; compute() returns all metrics.
 
@@ -27,47 +44,60 @@ class DetectionEvaluator:
 
     def __init__(self, names: list[str], confusion_conf: float = 0.25, confusion_iou: float = 0.45):
         self.names = list(names)
-        self.images: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.images: dict[int, ImageEntry] = {}
         self.confusion = ConfusionMatrix(len(self.names), confusion_conf, confusion_iou)
 
-    def add(self, image_ids, gt_boxes, gt_classes, dets) -> None:
+    def add(self, image_ids, gt_boxes, gt_classes, dets, ignored_boxes=None, ignored_classes=None) -> None:
         """image_ids: list[int]; gt_boxes: list of (N, 4) xyxy px of the original image;
         gt_classes: list of (N,) ints; dets: list of (M, 6) x1, y1, x2, y2, score, class (same frame).
+        ignored_boxes, ignored_classes: optional lists of (K, 4) xyxy px and (K,) ints per image:
+        ground truth the metric ignores (ImageRecord.ignored_boxes).
         An image id seen before is skipped (distributed samplers pad with repeats)."""
-        for image_id, boxes, classes, image_dets in zip(image_ids, gt_boxes, gt_classes, dets):
+        none = [None] * len(image_ids)
+        for image_id, boxes, classes, image_dets, skip_boxes, skip_classes in zip(
+                image_ids, gt_boxes, gt_classes, dets, ignored_boxes or none, ignored_classes or none):
             image_id = int(image_id)
             if image_id in self.images:
                 continue
-            boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-            classes = np.asarray(classes, dtype=np.int64).reshape(-1)
-            image_dets = np.asarray(image_dets, dtype=np.float64).reshape(-1, 6)
-            self.images[image_id] = (boxes, classes, image_dets)
-            self.confusion.add_image(boxes, classes, image_dets)
+            self._store(image_id, ImageEntry(
+                np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(classes, dtype=np.int64).reshape(-1),
+                np.asarray(image_dets, dtype=np.float64).reshape(-1, 6),
+                np.asarray([] if skip_boxes is None else skip_boxes, dtype=np.float64).reshape(-1, 4),
+                np.asarray([] if skip_classes is None else skip_classes, dtype=np.int64).reshape(-1)))
+
+    def _store(self, image_id: int, entry: ImageEntry) -> None:
+        self.images[image_id] = entry
+        self.confusion.add_image(entry.boxes, entry.classes, entry.dets, entry.ignored_boxes)
 
     def merge(self, other: "DetectionEvaluator") -> None:
-        for image_id, (boxes, classes, image_dets) in other.images.items():
+        for image_id, entry in other.images.items():
             if image_id not in self.images:
-                self.images[image_id] = (boxes, classes, image_dets)
-                self.confusion.add_image(boxes, classes, image_dets)
+                self._store(image_id, entry)
 
     # ---- COCO ------------------------------------------------------------------------------------
     def coco_arrays(self) -> tuple[CocoGroundTruth, CocoDetections]:
         """Everything added, as the arrays our COCO evaluation takes (category id = class index)."""
         image_ids = np.array(sorted(self.images), dtype=np.int64)
         entries = [self.images[i] for i in image_ids.tolist()]
-        gt_counts = np.array([len(e[1]) for e in entries], dtype=np.int64)
-        det_counts = np.array([len(e[2]) for e in entries], dtype=np.int64)
-        gt_xyxy = np.concatenate([e[0] for e in entries]) if entries else np.zeros((0, 4))
-        dets = np.concatenate([e[2] for e in entries]) if entries else np.zeros((0, 6))
+        # Per image: the ordinary ground truth, then the ignored one (as COCO crowd regions).
+        gt_xyxy, gt_classes, gt_crowd = [], [], []
+        for e in entries:
+            gt_xyxy += [e.boxes, e.ignored_boxes]
+            gt_classes += [e.classes, e.ignored_classes]
+            gt_crowd += [np.zeros(len(e.classes), bool), np.ones(len(e.ignored_classes), bool)]
+        gt_counts = np.array([len(e.classes) + len(e.ignored_classes) for e in entries], dtype=np.int64)
+        det_counts = np.array([len(e.dets) for e in entries], dtype=np.int64)
+        gt_xyxy = np.concatenate(gt_xyxy) if entries else np.zeros((0, 4))
+        dets = np.concatenate([e.dets for e in entries]) if entries else np.zeros((0, 6))
         gt_xywh = np.concatenate([gt_xyxy[:, :2], gt_xyxy[:, 2:] - gt_xyxy[:, :2]], 1)
         gt = CocoGroundTruth(
             image_ids=image_ids,
             category_ids=np.arange(len(self.names), dtype=np.int64),
             image=np.repeat(np.arange(len(image_ids)), gt_counts),
-            category=np.concatenate([e[1] for e in entries]) if entries else np.zeros(0, dtype=np.int64),
+            category=np.concatenate(gt_classes) if entries else np.zeros(0, dtype=np.int64),
             boxes=gt_xywh,
             area=gt_xywh[:, 2] * gt_xywh[:, 3],
-            crowd=np.zeros(len(gt_xywh), dtype=bool),
+            crowd=np.concatenate(gt_crowd) if entries else np.zeros(0, dtype=bool),
             ann_id=np.arange(1, len(gt_xywh) + 1),  # id 0 would count as "no match" in COCO
         )
         classes = dets[:, 5].astype(np.int64)
@@ -84,8 +114,11 @@ class DetectionEvaluator:
         """Write the added ground truth and predictions as COCO JSON files (category id = class index)."""
         image_ids = sorted(self.images)
         entries = [self.images[i] for i in image_ids]
-        write_json(gt_path, ground_truth_to_coco(image_ids, [e[0] for e in entries], [e[1] for e in entries], self.names))
-        write_json(predictions_path, predictions_to_coco(image_ids, [e[2] for e in entries]))
+        boxes = [np.concatenate([e.boxes, e.ignored_boxes]) for e in entries]
+        classes = [np.concatenate([e.classes, e.ignored_classes]) for e in entries]
+        crowd = [np.arange(len(c)) >= len(e.classes) for c, e in zip(classes, entries)]
+        write_json(gt_path, ground_truth_to_coco(image_ids, boxes, classes, self.names, gt_crowd=crowd))
+        write_json(predictions_path, predictions_to_coco(image_ids, [e.dets for e in entries]))
 
     # ---- metrics ---------------------------------------------------------------------------------
     def compute(self) -> dict:
@@ -98,9 +131,10 @@ class DetectionEvaluator:
         gt, dets = self.coco_arrays()
         result = evaluate(gt, dets)
         num_classes = len(self.names)
-        instances = np.bincount(gt.category, minlength=num_classes)
-        images_with = np.bincount(np.unique(gt.image * num_classes + gt.category) % max(num_classes, 1),
-                                  minlength=num_classes) if len(gt.category) else np.zeros(num_classes, np.int64)
+        counted = ~gt.crowd  # ignored ground truth is no object to find
+        instances = np.bincount(gt.category[counted], minlength=num_classes)
+        images_with = (np.bincount(np.unique(gt.image[counted] * num_classes + gt.category[counted]) % max(num_classes, 1),
+                                   minlength=num_classes) if counted.any() else np.zeros(num_classes, np.int64))
         precision_curve, recall_curve = _confidence_curves(result, dets, instances)
         f1_curve = 2 * precision_curve * recall_curve / np.maximum(precision_curve + recall_curve, 1e-16)
         has_gt = instances > 0

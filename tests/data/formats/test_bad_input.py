@@ -138,3 +138,20 @@ def test_tiny_images_with_every_format_never_crash(tmp_path):
     data_yaml = make_yolo(tmp_path / "t", {"train": {"a.png": "0 .5 .5 1 1"}, "val": {"b.png": "0 .5 .5 1 1"}}, size=(1, 1))
     data, _ = _load(data_yaml)
     assert data.split("train")[0].boxes.tolist() == [[0, 0, 1, 1]]
+
+
+def test_jpeg_without_end_marker_keeps_its_boxes_and_is_counted_as_repaired(tmp_path):
+    data_yaml = make_yolo(tmp_path, {"train": {"good.jpg": "0 .5 .5 .5 .5\n1 .2 .2 .1 .1\n0 .7 .7 .2 .2",
+                                               "bad.jpg": "0 .5 .5 .5 .5"},
+                                     "val": {"c.jpg": "1 .5 .5 .2 .2"}})
+    good = tmp_path / "images" / "train" / "good.jpg"
+    good.write_bytes(good.read_bytes()[:-2])
+    bad = tmp_path / "images" / "train" / "bad.jpg"
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DatasetWarning)
+        data = load_dataset(str(data_yaml), verbose=False)
+    assert sum("end-of-image marker" in str(w.message) for w in caught) == 1
+    (record,) = data.split("train")
+    assert record.path == str(good) and len(record.boxes) == 3
+    assert data.report.counts == {"image_end_marker_missing": 1, "image_unreadable": 1}

@@ -45,8 +45,21 @@ def test_single_file_serves_as_train_and_val(tmp_path):
 
 def test_write_coco_is_valid_for_pycocotools_and_reads_back(tmp_path):
     data = load_dataset(str(_dataset(tmp_path)), verbose=False)
-    out = write_coco(data, tmp_path / "copy")
+    out = write_coco(data, tmp_path / "copy").data
     api = COCO(str(out / "annotations" / "instances_train.json"))
     assert len(api.getAnnIds()) == 2 and [c["name"] for c in api.loadCats(api.getCatIds())] == ["cat", "dog"]
     copy = load_dataset(str(out), verbose=False)
     np.testing.assert_allclose(copy.split("train")[0].boxes, data.split("train")[0].boxes)
+
+
+def test_crowd_annotations_are_ignored_ground_truth_unless_the_policy_says_otherwise(tmp_path):
+    root = _dataset(tmp_path)
+    path = root / "annotations" / "instances_train.json"
+    content = json.loads(path.read_text())
+    content["annotations"][0]["iscrowd"] = 1
+    path.write_text(json.dumps(content))
+    (record,) = load_dataset(str(root), verbose=False).split("train")
+    assert record.classes.tolist() == [1] and record.ignored_classes.tolist() == [0]
+    np.testing.assert_allclose(record.ignored_boxes, [[1, 2, 11, 22]])
+    (trained,) = load_dataset(str(root), verbose=False, difficult="train").split("train")
+    assert trained.classes.tolist() == [0, 1] and len(trained.ignored_boxes) == 0

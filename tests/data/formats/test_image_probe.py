@@ -54,3 +54,22 @@ def test_scan_folder_finds_images_and_unsupported(tmp_path):
     images, unsupported = scan_image_folder(str(tmp_path))
     assert [p.endswith("a.jpg") for p in images] == [True]
     assert [p.endswith("b.gif") for p in unsupported] == [True]
+
+
+def test_jpeg_missing_only_its_end_marker_is_kept_with_a_warning(tmp_path):
+    data = write_image(tmp_path / "full.jpg", 120, 90).read_bytes()
+    assert data.endswith(b"\xff\xd9")
+    (tmp_path / "no_eoi.jpg").write_bytes(data[:-2])  # every image byte there, only the marker cut
+    probe = probe_image(str(tmp_path / "no_eoi.jpg"))
+    assert (probe.width, probe.height, probe.error) == (120, 90, None)
+    assert probe.warning[0] == "image_end_marker_missing"
+    decoded = cv2.imread(str(tmp_path / "no_eoi.jpg"))
+    assert (decoded == cv2.imread(str(tmp_path / "full.jpg"))).all()  # what training will see
+
+
+def test_jpeg_that_lost_image_data_is_still_skipped(tmp_path):
+    data = write_image(tmp_path / "full.jpg", 120, 90).read_bytes()
+    for cut in (3, 40, len(data) // 3):  # the last image byte, a few blocks, most of the image
+        (tmp_path / "cut.jpg").write_bytes(data[:-cut])
+        probe = probe_image(str(tmp_path / "cut.jpg"))
+        assert probe.error and "truncated" in probe.error and probe.warning is None, cut

@@ -64,13 +64,59 @@ def test_devkit_folder_trainval_and_missing_imagesets(tmp_path):
 def test_write_voc_reads_back_identically(tmp_path):
     root = make_voc(tmp_path / "voc", {"train": {"a": [("x", (1.5, 2.25, 30, 40))]}, "val": {"b": [("y", (0, 0, 9, 9))]}})
     data = load_dataset(str(root), verbose=False)
-    copy = load_dataset(str(write_voc(data, tmp_path / "copy")), verbose=False)
+    copy = load_dataset(str(write_voc(data, tmp_path / "copy").data), verbose=False)
     assert copy.names == data.names
     np.testing.assert_allclose(copy.split("train")[0].boxes, [[1.5, 2.25, 30, 40]])
 
 
 def test_write_voc_keeps_same_named_images_of_different_splits(tmp_path):
     data_yaml = make_yolo(tmp_path / "y", {"train": {"a.jpg": "0 .5 .5 .5 .5"}, "val": {"a.jpg": "1 .5 .5 .2 .2"}})
-    copy = load_dataset(str(write_voc(load_dataset(str(data_yaml), verbose=False), tmp_path / "v")), verbose=False)
+    copy = load_dataset(str(write_voc(load_dataset(str(data_yaml), verbose=False), tmp_path / "v").data), verbose=False)
     assert [len(copy.split(s)) for s in ("train", "val")] == [1, 1]
     assert copy.split("train")[0].path != copy.split("val")[0].path
+
+
+DIFFICULT = {"train": {"a": [("x", (1, 1, 20, 20)), ("y", (30, 10, 60, 40), 1)], "b": [("x", (3, 3, 9, 9), 1)]},
+             "val": {"c": [("y", (2, 2, 30, 30))]}}
+
+
+def test_difficult_objects_follow_the_policy(tmp_path):
+    root = make_voc(tmp_path / "voc", DIFFICULT, classes=["x", "y"])
+    ignore = load_dataset(str(root), verbose=False)  # the default: not trained on, ignored by the metric
+    a, b = ignore.split("train")
+    assert a.classes.tolist() == [0] and a.ignored_classes.tolist() == [1] and len(b.boxes) == 0
+    np.testing.assert_allclose(a.ignored_boxes, [[30, 10, 60, 40]])
+    assert b.ignored_boxes.tolist() == [[3, 3, 9, 9]] and ignore.difficult_boxes == {"train": 2, "val": 0}
+    trained = load_dataset(str(root), verbose=False, difficult="train")
+    assert [r.classes.tolist() for r in trained.split("train")] == [[0, 1], [0]]
+    assert all(len(r.ignored_boxes) == 0 for r in trained.split("train"))
+    dropped = load_dataset(str(root), verbose=False, difficult="drop")
+    assert [(len(r.boxes), len(r.ignored_boxes)) for r in dropped.split("train")] == [(1, 0), (0, 0)]
+    assert dropped.difficult_boxes == {"train": 2, "val": 0}
+
+
+def test_training_loader_never_sees_ignored_boxes(tmp_path):
+    from turboyolo.config import build_config
+    from turboyolo.data.loader import build_dataloader
+
+    root = make_voc(tmp_path / "voc", DIFFICULT, classes=["x", "y"])
+    records = load_dataset(str(root), verbose=False).split("train")
+    cfg = build_config({"imgsz": 64, "workers": 0, "mosaic": 0.0, "fliplr": 0.0, "scale": 0.0, "translate": 0.0})
+    (batch,) = build_dataloader(records, cfg, train=True, batch_size=2, cache=None, seed=0)
+    assert len(batch["targets"]) == 1  # the one ordinary box of a; a's and b's difficult boxes are not targets
+
+
+def test_policy_default_is_the_config_default():
+    import inspect
+
+    from turboyolo.config import load_schema
+
+    assert inspect.signature(load_dataset).parameters["difficult"].default == load_schema()["difficult"].default
+
+
+def test_ids_with_spaces_in_a_users_image_sets(tmp_path):
+    root = make_voc(tmp_path / "voc", {"train": {"my photo": [("x", (1, 1, 9, 9))], "b": [("x", (1, 1, 9, 9))]},
+                                       "val": {"c d": [("x", (2, 2, 9, 9))]}})
+    data = load_dataset(str(root), verbose=False)
+    assert [os.path.basename(r.path) for r in data.split("train")] == ["my photo.jpg", "b.jpg"]
+    assert len(data.split("val")) == 1 and data.report.total() == 0

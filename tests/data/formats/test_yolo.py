@@ -112,9 +112,29 @@ def test_read_only_labels_cache_goes_to_cache_root(tmp_path):
 
 def test_write_yolo_reads_back_identically(tmp_path):
     data = load_dataset(str(_simple(tmp_path)), verbose=False)
-    copy = load_dataset(str(write_yolo(data, tmp_path / "copy")), verbose=False)
+    copy = load_dataset(str(write_yolo(data, tmp_path / "copy").data), verbose=False)
     assert copy.names == data.names
     for split in ("train", "val"):
         for a, b in zip(data.split(split), copy.split(split)):
             np.testing.assert_allclose(a.boxes, b.boxes, atol=1e-3)
             assert a.classes.tolist() == b.classes.tolist()
+
+
+def test_yaml_path_that_does_not_exist_is_an_error_naming_what_was_looked_for(tmp_path):
+    data_yaml = _simple(tmp_path)  # its images sit next to the YAML: a silent fallback would find them
+    config = yaml.safe_load(data_yaml.read_text())
+    config["path"] = "moved_away"
+    data_yaml.write_text(yaml.safe_dump(config))
+    with pytest.raises(DatasetError) as error:
+        load_dataset(str(data_yaml), verbose=False)
+    message = str(error.value)
+    assert "path: moved_away" in message and str(data_yaml) in message
+    assert str(data_yaml.parent / "moved_away") in message and "\n" not in message
+
+
+def test_written_yaml_is_relative_to_its_folder_so_the_copy_can_move(tmp_path):
+    data = load_dataset(str(_simple(tmp_path)), verbose=False)
+    written = write_yolo(data, tmp_path / "copy")
+    os.rename(tmp_path / "copy", tmp_path / "moved")
+    moved = load_dataset(str(tmp_path / "moved" / written.data.name), verbose=False)
+    assert [len(moved.split(s)) for s in ("train", "val")] == [1, 1]

@@ -1,6 +1,6 @@
 """Dataset formats: read YOLO, Pascal VOC or COCO (detected from `data=`) into one DetectionData.
 
-    load_dataset("data.yaml" | "VOCroot/" | "instances_val.json" | "coco_root/" | "synthetic")
+    load_dataset("data.yaml" | "VOCroot/" | "instances_val.json" | "coco_root/" | "synthetic", difficult="ignore")
     write_dataset(data, out, "yolo" | "voc" | "coco")
 
 Reading is two steps: a format reader builds a RawSplit per split (cached on disk, see
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from turboyolo.data.formats.coco import read_coco, write_coco
 from turboyolo.data.formats.detect import SYNTHETIC, detect_format
+from turboyolo.data.formats.file_placement import WrittenDataset, check_output_folder
 from turboyolo.data.formats.label_index import ParsedDataset
 from turboyolo.data.formats.repair import repair_split
 from turboyolo.data.formats.voc import read_voc, write_voc
@@ -24,16 +25,22 @@ from turboyolo.data.records import DatasetError, DatasetWarning, DetectionData, 
 READERS = {"yolo": read_yolo, "voc": read_voc, "coco": read_coco}
 WRITERS = {"yolo": write_yolo, "voc": write_voc, "coco": write_coco}
 
-__all__ = ["DatasetError", "DatasetWarning", "load_dataset", "read_raw", "write_dataset"]
+__all__ = ["DatasetError", "DatasetWarning", "WrittenDataset", "load_dataset", "read_raw", "write_dataset"]
 
 
-def read_raw(data: str, cache_dir: str | None = None) -> ParsedDataset:
-    """Detect the format of `data` and read its unrepaired index (generating the synthetic set if asked)."""
+def _locate(data: str, cache_dir: str | None) -> tuple[str, Path]:
+    """(format, path to read) for a data= value, generating the synthetic set if asked."""
     fmt, path = detect_format(str(data))
     if fmt == SYNTHETIC:
         from turboyolo.data.synth import default_synthetic_dataset
 
-        fmt, path = "yolo", default_synthetic_dataset(cache_dir)
+        fmt, path = "yolo", Path(default_synthetic_dataset(cache_dir))
+    return fmt, path
+
+
+def read_raw(data: str, cache_dir: str | None = None) -> ParsedDataset:
+    """Detect the format of `data` and read its unrepaired index (generating the synthetic set if asked)."""
+    fmt, path = _locate(data, cache_dir)
     return READERS[fmt](path, cache_dir)
 
 
@@ -43,18 +50,25 @@ def _why_empty(parsed: ParsedDataset, split: str) -> str:
     return found or "no image files found"
 
 
-def load_dataset(data: str, cache_dir: str | None = None, verbose: bool = True) -> DetectionData:
+def load_dataset(data: str, cache_dir: str | None = None, verbose: bool = True,
+                 difficult: str = "ignore") -> DetectionData:
     """Read a dataset in any supported format into a DetectionData with repaired boxes.
 
     data: a YOLO data YAML, a VOC root, a COCO json or folder, or "synthetic".
     cache_dir: where generated data and indexes of read-only datasets go (default cache_root()).
+    difficult: what becomes of difficult/crowd boxes, "ignore" | "train" | "drop" (the difficult=
+      key; its default is default.yaml's; see repair.py).
     Raises DatasetError when the description cannot be read or a split has no usable image.
     """
-    parsed = read_raw(data, cache_dir)
+    fmt, path = _locate(data, cache_dir)
+    parsed = READERS[fmt](path, cache_dir)
     report = ProblemReport()
-    splits = {split: repair_split(raw, parsed.label_to_class, report, parsed.unknown_kind)
-              for split, raw in parsed.splits.items()}
-    dataset = DetectionData(parsed.names, splits, report, parsed.root, parsed.format)
+    splits, difficult_boxes = {}, {}
+    for split, raw in parsed.splits.items():
+        splits[split], difficult_boxes[split] = repair_split(raw, parsed.label_to_class, report, parsed.unknown_kind,
+                                                             difficult)
+    dataset = DetectionData(parsed.names, splits, report, parsed.root, parsed.format, str(path), difficult,
+                            difficult_boxes)
     for split, records in splits.items():
         if not records:
             report.fatal.append(f"split '{split}' has no usable image (from {parsed.sources.get(split, '?')}): "
@@ -62,7 +76,9 @@ def load_dataset(data: str, cache_dir: str | None = None, verbose: bool = True) 
     if verbose:
         for split, records in splits.items():
             boxes = sum(len(r.boxes) for r in records)
-            print(f"{parsed.format} {split}: {len(records)} images, {boxes} boxes, {len(parsed.names)} classes "
+            flagged = (f" (+{difficult_boxes[split]} difficult, {'ignored' if difficult == 'ignore' else 'dropped'})"
+                       if difficult_boxes[split] and difficult != "train" else "")
+            print(f"{parsed.format} {split}: {len(records)} images, {boxes} boxes{flagged}, {len(parsed.names)} classes "
                   f"({parsed.sources.get(split, parsed.root)})")
         if report.total():
             print(f"{report.total()} dataset problems repaired or skipped: "
@@ -72,8 +88,14 @@ def load_dataset(data: str, cache_dir: str | None = None, verbose: bool = True) 
     return dataset
 
 
-def write_dataset(data: DetectionData, out: str | Path, to: str) -> Path:
-    """Write `data` in format `to` under `out`; returns what to pass as data= to read it back."""
+def write_dataset(data: DetectionData, out: str | Path, to: str, exist_ok: bool = False) -> WrittenDataset:
+    """Write `data` in format `to` under `out`. Returns the WrittenDataset: `.data` is what to pass
+    as data= to read it back, `.images` the written copy of every record.
+
+    Refuses (DatasetError, nothing written) an `out` that is, holds or lies inside the source
+    dataset, and a non-empty `out` unless exist_ok.
+    """
     if to not in WRITERS:
         raise ValueError(f"unknown dataset format '{to}' (choose from {', '.join(WRITERS)})")
+    check_output_folder(data, out, exist_ok)
     return WRITERS[to](data, Path(out))

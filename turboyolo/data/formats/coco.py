@@ -4,7 +4,9 @@
 holding annotations/instances_*.json. Images are looked for next to the annotations folder:
 <root>/<tag>/, <root>/images/<tag>/, <root>/images/ (tag = train2017 for instances_train2017.json).
 Class ids are the category ids in increasing order (COCO's 1..90 become 0..79). Crowd
-annotations (iscrowd=1) mark regions, not objects, and are not used as boxes.
+annotations (iscrowd=1) mark regions, not single objects: they are read as difficult boxes, which
+the difficult= policy (default: ignore) keeps out of training and makes the metric ignore, as
+COCO's own evaluation does.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from turboyolo.data.formats.file_placement import UniqueNames, place_image
+from turboyolo.data.formats.file_placement import UniqueNames, WrittenDataset, place_image
 from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, probe_images
 from turboyolo.data.formats.label_index import ParsedDataset, RawSplit, RawSplitBuilder, load_or_build
 from turboyolo.data.records import DatasetError, DetectionData
@@ -51,7 +53,7 @@ def _image_folder_candidates(json_file: Path) -> list[Path]:
 
 def _load_json(json_file: Path) -> dict:
     try:
-        content = json.loads(json_file.read_text())
+        content = json.loads(json_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise DatasetError(f"cannot read COCO file {json_file}: {err}") from None
     if not isinstance(content, dict) or not isinstance(content.get("images"), list):
@@ -100,8 +102,7 @@ def _read_split(json_file: Path) -> RawSplit:
     usable = _index_images(builder, content, json_file, folder)
     rows: dict[object, tuple[int, np.ndarray]] = {}  # COCO image id -> (row, box scale for a size mismatch)
     for (entry, path), probe in zip(usable, probe_images([p for _, p in usable])):
-        if probe.error:
-            builder.problem("image_unreadable", path, f"{probe.error}; skipped")
+        if not builder.check_image(path, probe):
             continue
         scale = np.ones(4)
         noted = (entry.get("width"), entry.get("height"))
@@ -121,8 +122,6 @@ def _read_split(json_file: Path) -> RawSplit:
         if not isinstance(ann, dict) or "image_id" not in ann or "category_id" not in ann:
             builder.problem("annotation_bad", where, "annotation without image_id or category_id; skipped")
             continue
-        if ann.get("iscrowd", 0):
-            continue
         if ann["image_id"] not in listed:
             builder.problem("label_orphan", where, f"annotation for image id {ann['image_id']}, which is not in 'images'")
             continue
@@ -136,7 +135,7 @@ def _read_split(json_file: Path) -> RawSplit:
             continue
         row, scale = rows[ann["image_id"]]
         ref = ann_id if isinstance(ann_id, int) else position
-        builder.add_box(row, np.array([x, y, x + w, y + h]) * scale, ann["category_id"], ref)
+        builder.add_box(row, np.array([x, y, x + w, y + h]) * scale, ann["category_id"], ref, bool(ann.get("iscrowd", 0)))
     return builder.build()
 
 
@@ -178,23 +177,32 @@ def read_coco(data: str | Path, cache_dir: str | None = None) -> ParsedDataset:
                          str(root), "coco", sources)
 
 
-def write_coco(data: DetectionData, out: str | Path) -> Path:
-    """Write out/annotations/instances_<split>.json and out/images/<split>/; returns out."""
+def write_coco(data: DetectionData, out: str | Path) -> WrittenDataset:
+    """Write out/annotations/instances_<split>.json and out/images/<split>/.
+
+    Ignored ground truth (VOC difficult, COCO crowd) is written with iscrowd=1: the one flag
+    pycocotools ignores detections on.
+    """
     out = Path(out)
     (out / "annotations").mkdir(parents=True, exist_ok=True)
+    written = WrittenDataset(out)
     categories = [{"id": i + 1, "name": name, "supercategory": "none"} for i, name in enumerate(data.names)]
     for split, records in data.splits.items():
         taken = UniqueNames()
         images, annotations = [], []
+        written.images[split] = []
         for image_id, record in enumerate(records, 1):
             name = taken.claim(Path(record.path).name)
             place_image(record.path, out / "images" / split / name)
+            written.images[split].append(str(out / "images" / split / name))
             images.append({"id": image_id, "file_name": name, "width": record.width, "height": record.height})
-            for c, (x1, y1, x2, y2) in zip(record.classes.tolist(), record.boxes.tolist()):
+            boxes = [(c, box, 0) for c, box in zip(record.classes.tolist(), record.boxes.tolist())]
+            boxes += [(c, box, 1) for c, box in zip(record.ignored_classes.tolist(), record.ignored_boxes.tolist())]
+            for c, (x1, y1, x2, y2), crowd in boxes:
                 w, h = x2 - x1, y2 - y1
                 annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": c + 1,
                                     "bbox": [round(x1, 3), round(y1, 3), round(w, 3), round(h, 3)],
-                                    "area": round(w * h, 3), "iscrowd": 0})
+                                    "area": round(w * h, 3), "iscrowd": crowd})
         content = {"images": images, "annotations": annotations, "categories": categories}
-        (out / "annotations" / f"instances_{split}.json").write_text(json.dumps(content))
-    return out
+        (out / "annotations" / f"instances_{split}.json").write_text(json.dumps(content), encoding="utf-8")
+    return written

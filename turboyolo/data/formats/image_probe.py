@@ -3,17 +3,23 @@
 A full `cv2.imread` of a 640x480 JPEG costs ~1.7 ms on this CPU; the header parse costs ~0.02 ms
 and a 1/8-scale DCT decode (`IMREAD_REDUCED_GRAYSCALE_8`) ~0.5 ms, so indexing BCCD (364 images)
 takes ~0.2 s instead of ~0.6 s and still proves every image decodes. Truncated JPEGs decode
-"successfully" in libjpeg (grey fill + a stderr warning), so truncation is caught by looking for
-the end-of-image marker instead. Sizes follow the EXIF orientation, as `cv2.imread` does.
+"successfully" in libjpeg (the missing part filled flat, plus a stderr warning), so truncation is
+caught by looking for the end-of-image marker. A JPEG that lacks only that marker (its image data
+is all there) is kept, with a warning: see jpeg_scan_is_complete. Sizes follow the EXIF
+orientation, as `cv2.imread` does.
 """
 from __future__ import annotations
 
+import functools
 import os
 import struct
+import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 
 # Extensions cv2 decodes everywhere; anything else in an image folder is reported, not guessed at.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm"}
@@ -32,6 +38,11 @@ class ImageProbe:
     width: int = 0
     height: int = 0
     error: str | None = None  # why the image is unusable (unreadable, truncated...), None if fine
+    warning: tuple[str, str] | None = None  # (problem kind, message): usable, but something was wrong
+
+
+# The problem kind of a JPEG kept although its end-of-image marker is missing.
+JPEG_END_MISSING = "image_end_marker_missing"
 
 
 def is_image_file(name: str) -> bool:
@@ -106,6 +117,61 @@ def _jpeg_is_complete(handle, scan_offset: int, file_size: int) -> bool:
     return b"\xff\xd9" in handle.read()
 
 
+# libjpeg reports a scan that ran out of data only as a warning on stderr (OpenCV passes no
+# warning on), and fills the missing blocks flat. Reading that stderr is the one way to learn
+# whether a JPEG without its end marker lost image data. fd 2 is process-wide: one capture at a
+# time, for a few ms per such (rare) file; a warning another thread prints meanwhile can only make
+# the image look truncated, i.e. skipped as before.
+_STDERR_LOCK = threading.Lock()
+_SCAN_ENDED_EARLY = b"Corrupt JPEG data"
+
+
+def _decode_messages(encoded: bytes) -> tuple[bool, bytes]:
+    """Decode `encoded` in memory; (decoded, what libjpeg printed to stderr meanwhile)."""
+    with _STDERR_LOCK, tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        try:
+            os.dup2(captured.fileno(), 2)
+            image = cv2.imdecode(np.frombuffer(encoded, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_2)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        captured.seek(0)
+        messages = captured.read()
+    return image is not None, messages
+
+
+@functools.lru_cache(maxsize=1)
+def _decoder_reports_short_scans() -> bool:
+    """True when this OpenCV build's libjpeg prints its warnings (checked once on a cut JPEG)."""
+    sample = np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)
+    encoded = cv2.imencode(".jpg", sample)[1].tobytes()
+    try:
+        decoded, messages = _decode_messages(encoded[: len(encoded) // 2] + b"\xff\xd9")
+    except OSError:
+        return False
+    return decoded and _SCAN_ENDED_EARLY in messages
+
+
+def jpeg_scan_is_complete(path: str) -> bool:
+    """For a JPEG without its end-of-image marker: True when its image data ends with a complete
+    scan (every block decoded from real data, nothing filled in), False when data is missing or
+    this cannot be told (then the image is skipped, as before).
+
+    The marker is appended and the file decoded: libjpeg complains only if the scan ended early.
+    (A progressive JPEG cut between two scans decodes whole, only less sharp: it is kept.)
+    """
+    if not _decoder_reports_short_scans():
+        return False
+    with open(path, "rb") as handle:
+        encoded = handle.read()
+    try:
+        decoded, messages = _decode_messages(encoded + b"\xff\xd9")
+    except OSError:
+        return False
+    return decoded and _SCAN_ENDED_EARLY not in messages
+
+
 def _png_header(handle, file_size: int) -> tuple[int, int]:
     head = handle.read(24)
     if len(head) < 24 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
@@ -125,13 +191,16 @@ def probe_image(path: str) -> ImageProbe:
             return ImageProbe(error="empty file")
         ext = os.path.splitext(path)[1].lower()
         width = height = 0
+        warning = None
         with open(path, "rb") as handle:
             magic = handle.read(8)
             handle.seek(0)
             if magic.startswith(b"\xff\xd8"):
                 width, height, scan_offset = _jpeg_header(handle)
                 if not _jpeg_is_complete(handle, scan_offset, file_size):
-                    return ImageProbe(error="truncated JPEG (no end-of-image marker)")
+                    if not jpeg_scan_is_complete(path):
+                        return ImageProbe(error="truncated JPEG (image data ends early)")
+                    warning = (JPEG_END_MISSING, "JPEG has no end-of-image marker but its image data is complete; kept")
             elif magic.startswith(_PNG_SIGNATURE):
                 width, height = _png_header(handle, file_size)
             elif ext in (".jpg", ".jpeg", ".png"):
@@ -142,12 +211,12 @@ def probe_image(path: str) -> ImageProbe:
             if small is None:
                 return ImageProbe(error="cannot be decoded")
             if small.shape[:2] == (-(-height // 8), -(-width // 8)):
-                return ImageProbe(width, height)
+                return ImageProbe(width, height, warning=warning)
         # Other formats, or a header we misread: a full decode is the ground truth.
         image = cv2.imread(path, cv2.IMREAD_COLOR)
         if image is None:
             return ImageProbe(error="cannot be decoded")
-        return ImageProbe(image.shape[1], image.shape[0])
+        return ImageProbe(image.shape[1], image.shape[0], warning=warning)
     except (OSError, ValueError, struct.error, cv2.error) as err:
         return ImageProbe(error=str(err) or type(err).__name__)
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from turboyolo.paths import cache_root
 
-INDEX_VERSION = "1"  # bump when RawSplit's meaning changes: old caches are then ignored
+INDEX_VERSION = "2"  # bump when RawSplit's meaning changes: old caches are then ignored
 
 
 @dataclass
@@ -36,6 +36,8 @@ class RawSplit:
     boxes: (N, 4) float64 xyxy pixels, possibly outside the image or inverted.
     labels: (N,) str raw class label (YOLO id as text, VOC name unstripped, COCO category id as text).
     refs: (N,) int64 where in label_files the box was written: a line, an object index or an annotation id.
+    difficult: (N,) bool boxes the annotation marks as not required to be found (VOC difficult=1,
+      COCO iscrowd=1); what becomes of them is the difficult= policy, applied in repair.py.
     problems: (kind, location, message) found while reading, replayed on every load.
     label_names: (label, class name) pairs when the labels are ids named by the file (COCO categories).
     """
@@ -48,6 +50,7 @@ class RawSplit:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float64))
     labels: np.ndarray = field(default_factory=lambda: np.zeros(0, "<U1"))
     refs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    difficult: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     ref_word: str = "line"  # what refs count: "line" (file:line), "object", "annotation id"
     problems: list[tuple[str, str, str]] = field(default_factory=list)
     label_names: list[tuple[str, str]] = field(default_factory=list)
@@ -66,11 +69,22 @@ class RawSplitBuilder:
         self.boxes: list[tuple[float, float, float, float]] = []
         self.labels: list[str] = []
         self.refs: list[int] = []
+        self.difficult: list[bool] = []
         self.problems: list[tuple[str, str, str]] = []
         self.label_names: list[tuple[str, str]] = []
 
     def problem(self, kind: str, location: str, message: str) -> None:
         self.problems.append((kind, str(location), message))
+
+    def check_image(self, path: str, probe) -> bool:
+        """Record what an ImageProbe found wrong with `path`; False when the image must be skipped."""
+        if probe.error:
+            self.problem("image_unreadable", path, f"{probe.error}; skipped")
+            return False
+        if probe.warning:  # usable after all (kind, message): counted as a repaired problem
+            kind, message = probe.warning
+            self.problem(kind, path, message)
+        return True
 
     def add_image(self, path: str, width: int, height: int, label_file: str = "", image_id: int | None = None) -> int:
         self.paths.append(str(path))
@@ -79,11 +93,12 @@ class RawSplitBuilder:
         self.image_ids.append(len(self.image_ids) if image_id is None else int(image_id))
         return len(self.paths) - 1
 
-    def add_box(self, image_row: int, xyxy, label, ref: int) -> None:
+    def add_box(self, image_row: int, xyxy, label, ref: int, difficult: bool = False) -> None:
         self.box_image.append(image_row)
         self.boxes.append(tuple(float(v) for v in xyxy))
         self.labels.append(str(label))
         self.refs.append(int(ref))
+        self.difficult.append(bool(difficult))
 
     def build(self) -> RawSplit:
         return RawSplit(
@@ -95,6 +110,7 @@ class RawSplitBuilder:
             boxes=np.array(self.boxes, np.float64).reshape(-1, 4),
             labels=np.array(self.labels, dtype=str) if self.labels else np.zeros(0, "<U1"),
             refs=np.array(self.refs, np.int64),
+            difficult=np.array(self.difficult, bool),
             ref_word=self.ref_word,
             problems=self.problems,
             label_names=self.label_names,
@@ -120,7 +136,7 @@ def _to_arrays(raw: RawSplit, key: str) -> dict[str, np.ndarray]:
         "key": np.array(key), "ref_word": np.array(raw.ref_word),
         "paths": np.array(raw.paths, dtype=str), "label_files": np.array(raw.label_files, dtype=str),
         "sizes": raw.sizes, "image_ids": raw.image_ids, "box_image": raw.box_image, "boxes": raw.boxes,
-        "labels": raw.labels, "refs": raw.refs, "problems": problems, "label_names": label_names,
+        "labels": raw.labels, "refs": raw.refs, "difficult": raw.difficult, "problems": problems, "label_names": label_names,
     }
 
 
@@ -129,6 +145,7 @@ def _from_arrays(arrays) -> RawSplit:
         paths=arrays["paths"].tolist(), label_files=arrays["label_files"].tolist(),
         sizes=arrays["sizes"].reshape(-1, 2), image_ids=arrays["image_ids"], box_image=arrays["box_image"],
         boxes=arrays["boxes"].reshape(-1, 4), labels=arrays["labels"], refs=arrays["refs"],
+        difficult=arrays["difficult"].astype(bool),
         ref_word=str(arrays["ref_word"]), problems=[tuple(row) for row in arrays["problems"].tolist()],
         label_names=[tuple(row) for row in arrays["label_names"].tolist()],
     )

@@ -1,8 +1,16 @@
-"""Turn a RawSplit into trainable ImageRecords: map class labels, clip, drop bad and duplicate boxes.
+"""Turn a RawSplit into trainable ImageRecords: map class labels, clip, drop bad and duplicate boxes,
+and apply the difficult= policy.
 
 Every format shares this step, so a box is judged by the same rules whether it came from a YOLO
 txt line, a VOC <object> or a COCO annotation. Whole-split numpy operations: only the boxes that
 are actually wrong cost Python time (one report entry, hence one warning, each).
+
+The difficult= policy is decided here and nowhere else. Boxes the annotation marks as difficult
+(VOC difficult=1, COCO iscrowd=1) are, by policy:
+  ignore: kept in ImageRecord.ignored_boxes, apart from `boxes`: never trained on, and passed to
+          the metric as ignored ground truth (a detection on one is neither TP nor FP);
+  train:  ordinary boxes;
+  drop:   removed.
 """
 from __future__ import annotations
 
@@ -16,6 +24,8 @@ from turboyolo.data.records import ImageRecord, ProblemReport
 CLIP_TOLERANCE_PX = 0.5
 # Boxes whose coordinates agree to this many pixels (same image, same class) are duplicates.
 DUPLICATE_PX = 0.1
+# The values of the difficult= key (default.yaml holds its default and help).
+DIFFICULT_POLICIES = ("ignore", "train", "drop")
 
 
 def box_location(raw: RawSplit, box_row: int) -> str:
@@ -49,12 +59,16 @@ def _map_labels(raw: RawSplit, label_to_class: dict[str, int], unknown_kind: str
 
 
 def repair_split(raw: RawSplit, label_to_class: dict[str, int], report: ProblemReport,
-                 unknown_kind: str = "class_out_of_range") -> list[ImageRecord]:
-    """Replay the split's reading problems into `report`, repair its boxes and return its records.
+                 unknown_kind: str = "class_out_of_range", difficult: str = "ignore") -> tuple[list[ImageRecord], int]:
+    """Replay the split's reading problems into `report`, repair its boxes and return its records
+    and how many of the repaired boxes were marked difficult (before the policy applied to them).
 
     label_to_class: raw label text -> class id in [0, nc). unknown_kind: the report kind for a
     label missing from it ("class_out_of_range" for numeric ids, "class_unknown" for names).
+    difficult: one of DIFFICULT_POLICIES (see the module docstring).
     """
+    if difficult not in DIFFICULT_POLICIES:
+        raise ValueError(f"difficult={difficult!r}: choose one of {', '.join(DIFFICULT_POLICIES)}")
     for kind, location, message in raw.problems:
         report.add(kind, location, message)
     classes = _map_labels(raw, label_to_class, unknown_kind, report)
@@ -96,13 +110,27 @@ def repair_split(raw: RawSplit, label_to_class: dict[str, int], report: ProblemR
             report.add("box_duplicate", box_location(raw, row), "duplicate of an earlier box; dropped")
         keep[duplicate_rows] = False
 
-    rows = np.flatnonzero(keep)
-    order = rows[np.argsort(raw.box_image[rows], kind="stable")]
-    starts = np.searchsorted(raw.box_image[order], np.arange(len(raw.paths) + 1))
-    kept_boxes = clipped[order].astype(np.float32)
-    kept_classes = classes[order]
-    return [
-        ImageRecord(path, int(raw.sizes[i, 0]), int(raw.sizes[i, 1]), kept_boxes[starts[i]:starts[i + 1]],
-                    kept_classes[starts[i]:starts[i + 1]], int(raw.image_ids[i]))
+    flagged = raw.difficult if len(raw.difficult) == len(keep) else np.zeros(len(keep), bool)
+    flagged_count = int(np.count_nonzero(keep & flagged))
+    if difficult == "train":
+        flagged = np.zeros_like(flagged)
+    elif difficult == "drop":
+        keep &= ~flagged
+    regular = _per_image(raw, keep & ~flagged, clipped, classes)
+    ignored = _per_image(raw, keep & flagged, clipped, classes)
+    records = [
+        ImageRecord(path, int(raw.sizes[i, 0]), int(raw.sizes[i, 1]), *regular(i), int(raw.image_ids[i]),
+                    *ignored(i), label_file=raw.label_files[i])
         for i, path in enumerate(raw.paths)
     ]
+    return records, flagged_count
+
+
+def _per_image(raw: RawSplit, selected: np.ndarray, boxes: np.ndarray, classes: np.ndarray):
+    """A function image row -> (boxes (n, 4) float32, classes (n,)) of the selected box rows, file order."""
+    rows = np.flatnonzero(selected)
+    order = rows[np.argsort(raw.box_image[rows], kind="stable")]
+    starts = np.searchsorted(raw.box_image[order], np.arange(len(raw.paths) + 1))
+    kept_boxes = boxes[order].astype(np.float32)
+    kept_classes = classes[order]
+    return lambda i: (kept_boxes[starts[i]:starts[i + 1]], kept_classes[starts[i]:starts[i + 1]])

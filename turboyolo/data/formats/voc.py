@@ -3,16 +3,19 @@
 `data=` names the VOC root (or a VOCdevkit folder holding exactly one VOC root). Class names come
 from classes.txt in the root when present (the file the VOC writer leaves); otherwise they are the
 names found in the annotations: the standard 20 VOC classes in their usual order when every name
-is one of them (so ids match other VOC tools), else sorted alphabetically.
+is one of them (so ids match other VOC tools), else sorted alphabetically. Objects marked
+<difficult>1</difficult> are read as difficult boxes (what becomes of them: the difficult= policy).
+Text files are UTF-8.
 """
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 
-from turboyolo.data.formats.file_placement import UniqueNames, place_image
+from turboyolo.data.formats.file_placement import UniqueNames, WrittenDataset, place_image
 from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, probe_images
 from turboyolo.data.formats.label_index import ParsedDataset, RawSplit, RawSplitBuilder, load_or_build
 from turboyolo.data.records import DatasetError, DetectionData
@@ -39,6 +42,16 @@ def voc_root(folder: Path) -> Path:
                        + (f"; it holds several: {', '.join(c.name for c in children)}" if children else ""))
 
 
+def _listed_id(root: Path, line: str) -> str:
+    """The image id on one ImageSets line. Ids may hold spaces, so the whole line is the id when
+    it names an annotation or image; otherwise its first word (lines such as '2008_000008  1')."""
+    text = line.strip()
+    if len(text.split()) > 1 and ((root / "Annotations" / f"{text}.xml").is_file()
+                                  or _find_image(root, text, None) is not None):
+        return text
+    return text.split()[0]
+
+
 def _split_ids(root: Path) -> tuple[dict[str, list[tuple[str, str]]], str]:
     """{split: [(image id, where it was listed)]} and a note on where the split came from."""
     lists = root / "ImageSets" / "Main"
@@ -49,9 +62,9 @@ def _split_ids(root: Path) -> tuple[dict[str, list[tuple[str, str]]], str]:
         splits = {}
         for split, list_file in files.items():
             ids = []
-            for line_no, line in enumerate(list_file.read_text(errors="replace").splitlines(), 1):
+            for line_no, line in enumerate(list_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
                 if line.split():
-                    ids.append((line.split()[0], f"{list_file}:{line_no}"))
+                    ids.append((_listed_id(root, line), f"{list_file}:{line_no}"))
             splits[split] = ids
         return splits, f"ImageSets/Main/{{{','.join(files)}}}.txt"
     stems = sorted(p.stem for p in (root / "Annotations").glob("*.xml"))
@@ -79,7 +92,8 @@ def _int_or_zero(node, tag: str) -> int:
         return 0
 
 
-def _parse_objects(tree_root, xml_file: str) -> tuple[list[tuple[int, str, list[float]]], list[tuple[str, str, str]]]:
+def _parse_objects(tree_root, xml_file: str) -> tuple[list[tuple[int, str, list[float], bool]], list[tuple[str, str, str]]]:
+    """[(object index, class name, [xmin, ymin, xmax, ymax], difficult)] and the problems found."""
     objects, problems = [], []
     for index, obj in enumerate(tree_root.iter("object"), 1):
         where = f"{xml_file} (object {index})"
@@ -93,7 +107,7 @@ def _parse_objects(tree_root, xml_file: str) -> tuple[list[tuple[int, str, list[
         except (TypeError, ValueError):
             problems.append(("annotation_bad", where, "missing or non-numeric xmin/ymin/xmax/ymax; skipped"))
             continue
-        objects.append((index, name, coords))
+        objects.append((index, name, coords, _int_or_zero(obj, "difficult") != 0))
     return objects, problems
 
 
@@ -119,8 +133,7 @@ def _read_split(root: Path, ids: list[tuple[str, str]]) -> RawSplit:
             found.append((image_id, str(xml_file), tree, image))
     probes = probe_images([image for *_, image in found])
     for (image_id, xml_file, tree, image), probe in zip(found, probes):
-        if probe.error:
-            builder.problem("image_unreadable", image, f"{probe.error}; skipped")
+        if not builder.check_image(image, probe):
             continue
         if tree is None:
             builder.problem("label_missing", xml_file, "no annotation file; image used as background (no objects)")
@@ -142,8 +155,8 @@ def _read_split(root: Path, ids: list[tuple[str, str]]) -> RawSplit:
         if not objects:
             builder.problem("label_empty", xml_file, "annotation has no objects; image used as background")
         row = builder.add_image(image, probe.width, probe.height, xml_file)
-        for index, name, coords in objects:
-            builder.add_box(row, np.array(coords) * scale, name, index)
+        for index, name, coords, difficult in objects:
+            builder.add_box(row, np.array(coords) * scale, name, index, difficult)
     return builder.build()
 
 
@@ -151,7 +164,7 @@ def _read_names_file(root: Path) -> list[str] | None:
     for name in NAMES_FILES:
         path = root / name
         if path.is_file():
-            names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+            names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
             if names:
                 return names
     return None
@@ -190,34 +203,42 @@ def _xml_text(image_name: str, record, names: list[str]) -> str:
     def number(v: float) -> str:
         return f"{round(v, 2):g}" if abs(v) < 1e6 else f"{v:.2f}"
 
+    # Ordinary boxes, then the ignored ones (difficult/crowd) as <difficult>1</difficult>.
+    boxes = [(c, box, 0) for c, box in zip(record.classes.tolist(), record.boxes.tolist())]
+    boxes += [(c, box, 1) for c, box in zip(record.ignored_classes.tolist(), record.ignored_boxes.tolist())]
     objects = "".join(
         f"  <object>\n    <name>{names[c]}</name>\n    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n"
-        f"    <difficult>0</difficult>\n    <bndbox>\n      <xmin>{number(x1)}</xmin>\n      <ymin>{number(y1)}</ymin>\n"
-        f"      <xmax>{number(x2)}</xmax>\n      <ymax>{number(y2)}</ymax>\n    </bndbox>\n  </object>\n"
-        for c, (x1, y1, x2, y2) in zip(record.classes.tolist(), record.boxes.tolist())
+        f"    <difficult>{difficult}</difficult>\n    <bndbox>\n      <xmin>{number(x1)}</xmin>\n"
+        f"      <ymin>{number(y1)}</ymin>\n      <xmax>{number(x2)}</xmax>\n      <ymax>{number(y2)}</ymax>\n"
+        f"    </bndbox>\n  </object>\n"
+        for c, (x1, y1, x2, y2), difficult in boxes
     )
     return (f"<annotation>\n  <folder>JPEGImages</folder>\n  <filename>{image_name}</filename>\n"
             f"  <size>\n    <width>{record.width}</width>\n    <height>{record.height}</height>\n    <depth>3</depth>\n"
             f"  </size>\n  <segmented>0</segmented>\n{objects}</annotation>\n")
 
 
-def write_voc(data: DetectionData, out: str | Path) -> Path:
-    """Write `data` as a VOC root (Annotations/, JPEGImages/, ImageSets/Main/, classes.txt); returns out."""
+def write_voc(data: DetectionData, out: str | Path) -> WrittenDataset:
+    """Write `data` as a VOC root (Annotations/, JPEGImages/, ImageSets/Main/, classes.txt)."""
     from xml.sax.saxutils import escape
 
     out = Path(out)
     (out / "Annotations").mkdir(parents=True, exist_ok=True)
     (out / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
+    written = WrittenDataset(out)
     taken = UniqueNames()  # one JPEGImages folder for all splits: names must not collide
     names = [escape(n) for n in data.names]
     for split, records in data.splits.items():
-        ids = []
+        ids, written.images[split] = [], []
         for record in records:
-            image_id = taken.claim(Path(record.path).stem)  # ids (stems) must be unique, whatever the extension
+            # ids (stems) unique whatever the extension, and without whitespace: VOC tools split list lines on it
+            image_id = taken.claim(re.sub(r"\s", "_", Path(record.path).stem))
             image_name = image_id + Path(record.path).suffix
             place_image(record.path, out / "JPEGImages" / image_name)
-            (out / "Annotations" / f"{image_id}.xml").write_text(_xml_text(escape(image_name), record, names))
+            (out / "Annotations" / f"{image_id}.xml").write_text(_xml_text(escape(image_name), record, names),
+                                                                 encoding="utf-8")
             ids.append(image_id)
-        (out / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(i + "\n" for i in ids))
-    (out / "classes.txt").write_text("".join(n + "\n" for n in data.names))
-    return out
+            written.images[split].append(str(out / "JPEGImages" / image_name))
+        (out / "ImageSets" / "Main" / f"{split}.txt").write_text("".join(i + "\n" for i in ids), encoding="utf-8")
+    (out / "classes.txt").write_text("".join(n + "\n" for n in data.names), encoding="utf-8")
+    return written

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from turboyolo.data.formats.file_placement import UniqueNames, place_image
+from turboyolo.data.formats.file_placement import UniqueNames, WrittenDataset, place_image
 from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, probe_images, scan_image_folder
 from turboyolo.data.formats.label_index import ParsedDataset, RawSplit, RawSplitBuilder, load_or_build
 from turboyolo.data.records import DatasetError, DetectionData
@@ -58,13 +58,21 @@ def read_names(config: dict, yaml_path: Path) -> list[str]:
 
 
 def _dataset_root(config: dict, yaml_path: Path) -> Path:
-    """`path` relative to the YAML's folder (then to the working directory); the YAML's folder if absent."""
+    """`path` relative to the YAML's folder (then to the working directory); the YAML's folder if absent.
+
+    A `path` that names no folder is an error: falling back to another folder would silently
+    train on whatever images happen to be there.
+    """
     given = config.get("path")
     if not given:
         return yaml_path.parent
     candidates = [Path(given)] if Path(given).is_absolute() else [yaml_path.parent / given, Path.cwd() / given]
-    candidates.append(yaml_path.parent)  # a dataset folder that was moved with its YAML
-    return next((c for c in candidates if c.is_dir()), candidates[0])
+    found = next((c for c in candidates if c.is_dir()), None)
+    if found is None:
+        looked = " or ".join(str(c.resolve()) for c in candidates)
+        raise DatasetError(f"{yaml_path}: path: {given} is not a folder (looked for {looked}); "
+                           f"fix it, or remove 'path' to use the YAML's folder")
+    return found
 
 
 class _SplitListing:
@@ -96,7 +104,7 @@ class _SplitListing:
             self.problems.append(("split_path_missing", str(path), "split entry is not a folder, .txt list or image"))
 
     def _add_list_file(self, list_file: Path, root: Path) -> None:
-        for line_no, line in enumerate(list_file.read_text(errors="replace").splitlines(), 1):
+        for line_no, line in enumerate(list_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
             name = line.strip()
             if not name or name.startswith("#"):
                 continue
@@ -151,8 +159,7 @@ def _parse_label_text(label_file: str) -> tuple[list[tuple[int, list[float]]], l
 def _read_split(images: list[str]) -> RawSplit:
     builder = RawSplitBuilder("line")
     for path, probe in zip(images, probe_images(images)):
-        if probe.error:
-            builder.problem("image_unreadable", path, f"{probe.error}; skipped")
+        if not builder.check_image(path, probe):
             continue
         label_file = label_path_for(path)
         lines, problems, usable = _parse_label_text(label_file)
@@ -192,8 +199,8 @@ def _cache_file(images: list[str], split: str) -> Path:
 def read_yolo(yaml_path: str | Path, cache_dir: str | None = None) -> ParsedDataset:
     yaml_path = Path(yaml_path)
     try:
-        config = yaml.safe_load(yaml_path.read_text())
-    except (OSError, yaml.YAMLError) as err:
+        config = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
         raise DatasetError(f"cannot read data YAML {yaml_path}: {err}") from None
     if not isinstance(config, dict):
         raise DatasetError(f"{yaml_path}: a data YAML must be a mapping with train, val and names")
@@ -225,14 +232,26 @@ def read_yolo(yaml_path: str | Path, cache_dir: str | None = None) -> ParsedData
     return ParsedDataset(names, splits, label_to_class, "class_out_of_range", str(root), "yolo", sources)
 
 
-def write_yolo(data: DetectionData, out: str | Path) -> Path:
-    """Write `data` as out/images/<split>/, out/labels/<split>/*.txt and out/data.yaml (returned)."""
+def write_yolo(data: DetectionData, out: str | Path) -> WrittenDataset:
+    """Write `data` as out/images/<split>/, out/labels/<split>/*.txt and out/data.yaml.
+
+    YOLO labels cannot mark a box as difficult or crowd: a dataset holding such boxes (ignored
+    ground truth) is refused before anything is written, rather than silently changed.
+    """
+    ignored = sum(len(r.ignored_boxes) for records in data.splits.values() for r in records)
+    if ignored:
+        raise DatasetError(f"{data.source or data.root} has {ignored} difficult/crowd boxes, which YOLO labels cannot "
+                           f"mark: convert with difficult=drop to leave them out, or difficult=train to write them "
+                           f"as ordinary boxes")
     out = Path(out)
+    written = WrittenDataset(out / "data.yaml")
     for split, records in data.splits.items():
         taken = UniqueNames()
+        written.images[split] = []
         for record in records:
             name = taken.claim(Path(record.path).name)
             place_image(record.path, out / "images" / split / name)
+            written.images[split].append(str(out / "images" / split / name))
             label_file = out / "labels" / split / Path(name).with_suffix(".txt")
             label_file.parent.mkdir(parents=True, exist_ok=True)
             scale = np.array([record.width, record.height] * 2, np.float64)
@@ -242,7 +261,7 @@ def write_yolo(data: DetectionData, out: str | Path) -> Path:
                 for c, (x1, y1, x2, y2) in zip(record.classes.tolist(), xyxy.tolist())
             ]
             label_file.write_text("".join(line + "\n" for line in lines))
-    config = {"path": str(out.resolve()), **{s: f"images/{s}" for s in data.splits}, "names": list(data.names)}
-    yaml_path = out / "data.yaml"
-    yaml_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return yaml_path
+    # No `path`: the splits are relative to the YAML's own folder, so the dataset can be moved whole.
+    config = {**{s: f"images/{s}" for s in data.splits}, "names": list(data.names)}
+    written.data.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return written
