@@ -12,7 +12,7 @@ import torch
 
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine import schedule as schedule_lib
-from turboyolo.engine.checkpoint import atomic_save, capture_rng, strip_for_inference
+from turboyolo.engine.checkpoint import capture_rng, strip_for_inference, write_checkpoint
 from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
 from turboyolo.engine.validator import validate
@@ -221,9 +221,9 @@ class Trainer:
                 "best_fitness": s.best_fitness, "best_epoch": s.best_epoch, "world_size": s.env.world_size,
             },
         }
-        atomic_save(ckpt, s.run_dir.weights / "last.pt")
+        write_checkpoint(ckpt, s.run_dir.weights / "last.pt")
         if best:
-            atomic_save(strip_for_inference(ckpt), s.run_dir.weights / "best.pt")
+            write_checkpoint(strip_for_inference(ckpt), s.run_dir.weights / "best.pt")
 
     def _run(self, event: str) -> None:
         for fn in self.callbacks.get(event, []):
