@@ -78,7 +78,7 @@ def match_form(mode: str, words: list[str]) -> tuple[str, ...]:
 def stray_words_message(mode: str, words: list[str]) -> str:
     """`--epochs 3` -> 'did you mean epochs=3?'; other words -> what the mode takes."""
     schema = load_schema()
-    keys = set(schema) | set(aliases.RENAMED) | {"pretrained"}
+    keys = set(schema) | aliases.ALIAS_KEYS
     mode_words = {w for form in MODES[mode].forms for w in form}
     for i, word in enumerate(words):
         key = key_of(word)

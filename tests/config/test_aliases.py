@@ -40,7 +40,7 @@ def test_aliases_in_a_cfg_file(tmp_path):
     ({"model": "s", "pretrained": "b.pt"}, "give model=b.pt alone"),
     ({"cos_lr": "True", "lr_schedule": "linear"}, "both set lr_schedule; keep one"),
     ({"cos_lr": "maybe"}, "cos_lr='maybe': expected true or false"),
-    ({"save_period": "5"}, "unknown key 'save_period': save_period_steps=N"),
+    ({"save_period": "5"}, "unknown key 'save_period': use save_period_steps=N"),
     ({"rect": "True"}, "rect_val=true"),
 ])
 def test_no_equivalent_points_to_ours(given, message):

@@ -23,18 +23,21 @@ VALUES: dict[str, dict[str, str]] = {
 
 # their keys with no equivalent: what to use instead
 ELSEWHERE: dict[str, str] = {
-    "save_period": "save_period_steps=N checkpoints every N optimizer steps (not epochs)",
-    "rect": "rect_val=true batches validation images by shape; training batches are always square",
-    "time": "epochs=N or max_steps=N bound a run",
-    "lr": "lr0=",
-    "hyp": "cfg=FILE.yaml holds any keys, hyperparameters included",
+    "save_period": "use save_period_steps=N (it counts optimizer steps, not epochs)",
+    "rect": "use rect_val=true (validation batched by shape; training batches are always square)",
+    "time": "use epochs=N or max_steps=N",
+    "lr": "use lr0=",
+    "hyp": "use cfg=FILE.yaml (any keys, hyperparameters included)",
     "single_cls": "not supported: relabel the dataset to one class",
     "multi_scale": "not supported: training uses one imgsz",
     "copy_paste": "not supported (augmentations: mosaic, mixup, affine, hsv, flips)",
     "label_smoothing": "not supported",
     "dropout": "not supported",
-    "format": "no export mode yet: `turboyolo help` lists the modes",
+    "format": "no export mode yet (`turboyolo help` lists the modes)",
 }
+
+# every spelling `translate` reads (pretrained= maps onto model= or is refused, see _pretrained)
+ALIAS_KEYS = frozenset(RENAMED) | {"pretrained"}
 
 PRETRAINED_HINT = ("turboyolo ships no pretrained weights: start from a checkpoint with model=PATH.pt "
                    "(the best.pt of an earlier run), or leave pretrained= out to train from scratch")

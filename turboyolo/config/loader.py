@@ -140,6 +140,7 @@ def split_overrides(args: list[str]) -> tuple[list[str], dict[str, str]]:
 
 
 def _read_cfg_file(cfg_file: object) -> dict:
+    """The `key: value` mapping of a cfg= YAML file; a one-line ConfigError when it cannot be one."""
     path = Path(str(cfg_file))
     if not path.is_file():
         raise ConfigError(f"cfg={cfg_file}: file not found")
@@ -172,7 +173,8 @@ def _apply(cfg: Config, values: dict, origin: str, sweeps: frozenset) -> set[str
     return set(values)
 
 
-def build_config(overrides: dict[str, object] | None = None, *, sweeps=frozenset(), **kwargs) -> Config:
+def build_config(overrides: dict[str, object] | None = None, *, sweeps: frozenset | set = frozenset(),
+                 **kwargs) -> Config:
     """Defaults, then ``cfg=`` file, then overrides; every value validated once, here.
 
     sweeps: the keys that may take a comma list of values (a mode that sweeps them, e.g.
