@@ -56,7 +56,8 @@ def print_help(mode: str | None = None) -> None:
             print(f"  {name:<10} {spec.help}")
         print("\n`turboyolo MODE --help` lists every key. Keys come from turboyolo/config/default.yaml;")
         print("cfg=FILE.yaml overrides the defaults and key=value overrides both.")
-        print(f"Ultralytics spellings are read as ours: {', '.join(aliases.RENAMED)}, cache=True/False, amp=True/False.\n")
+        print(f"Ultralytics spellings are read as ours: {', '.join(aliases.RENAMED)}, pretrained=PATH.pt, "
+              "cache=True/False, amp=True/False.\n")
     else:
         print(f"usage: turboyolo {mode} key=value ...   ({MODES[mode].help})\n")
     section = None
