@@ -42,8 +42,23 @@ def test_cfg_file_then_cli_override(tmp_path):
         build_config({"cfg": str(path)})
 
 
-def test_comma_list_for_sweeps():
-    assert build_config({"nproc": "1,2"}).nproc == [1, 2]
+def test_comma_list_only_for_a_declared_sweep(tmp_path):
+    assert build_config({"nproc": "1,2"}, sweeps={"nproc"}).nproc == [1, 2]
+    with pytest.raises(ConfigError, match=r"epochs='3,4' is a list, but epochs takes one value \(int in \[1, 100000\]\)"):
+        build_config({"epochs": "3,4"})
+    with pytest.raises(ConfigError, match="nproc takes one value"):
+        build_config({"nproc": "1,2"})
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: [3, 4]\n")
+    with pytest.raises(ConfigError, match=f"{path}: epochs=.*is a list"):
+        build_config({"cfg": str(path)})
+
+
+def test_cfg_file_with_yaml_syntax_error_is_a_config_error(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("epochs: 3\nlr0: [0.1\nmosaic: 0\n")
+    with pytest.raises(ConfigError, match=f"cfg={path}: not valid YAML at line 3, column 7"):
+        build_config({"cfg": str(path)})
 
 
 def test_cli_reports_bad_key_with_exit_2(capsys):

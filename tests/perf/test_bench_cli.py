@@ -89,7 +89,7 @@ def test_bench_scaling_predict_json(tmp_path):
 
 
 def test_scaling_runs_forward_only_changed_keys_and_use_no_shell():
-    cfg = build_config({"model": "s", "imgsz": "320", "nproc": "1,2", "amp": "off", "name": "x"})
+    cfg = build_config({"model": "s", "imgsz": "320", "nproc": "1,2", "amp": "off", "name": "x"}, sweeps={"nproc"})
     words = forwarded_overrides(cfg)
     assert "model=s" in words and "imgsz=320" in words and "amp=off" in words
     assert not any(w.startswith(("nproc=", "name=", "batch=")) for w in words)
@@ -109,7 +109,7 @@ def test_unknown_bench_command_is_a_config_error():
 def test_bench_scaling_measures_one_and_two_processes(tmp_path, private_tempdir):
     out = tmp_path / "scaling.json"
     cfg = build_config({"model": "n", "imgsz": "32", "batch": "4", "bench_steps": "1", "nproc": "1,2",
-                        "data": "synthetic", "out": str(out)})
+                        "data": "synthetic", "out": str(out)}, sweeps={"nproc"})
     assert bench_cli.run(cfg, ["scaling"]) == 0
     runs = json.loads(out.read_text())["runs"]
     assert [(r["nproc"], r["per_process_batch"]) for r in runs] == [(1, 4), (2, 2), (2, 4)]

@@ -1,5 +1,9 @@
 """Diagnosis rules on synthetic step-time breakdowns."""
-from turboyolo.perf.diagnosis import diagnose, format_breakdown, phase_shares
+from types import SimpleNamespace
+
+import torch
+
+from turboyolo.perf.diagnosis import diagnose, divergence, format_breakdown, phase_shares
 
 
 def breakdown(**seconds):
@@ -60,3 +64,45 @@ def test_settings_remove_advice_already_taken():
     lines = diagnose(breakdown(data=30, forward=30, backward=40), 0.02, settings=settings)
     assert lines[0] == "data-bound: data wait 30% of step (compute at 2% of peak); try workers=8"
     assert lines[1] == "low utilisation (2% of peak): try batch=16 or compile=true"
+
+
+def test_resolved_bf16_is_not_advised_bf16():
+    """amp=auto that resolved to bf16 must not be told to "try amp=bf16" (issue 10, point 5)."""
+    settings = {"batch": 8, "amp": "auto", "channels_last": True, "compile": False}
+    lines = diagnose(breakdown(forward=40, backward=60), 0.02, settings=settings, amp_dtype=torch.bfloat16)
+    assert lines[-1] == "low utilisation (2% of peak): try batch=16 or compile=true"
+    # auto staying in fp32 means this CPU has no fast bf16: no advice either; amp=off by choice gets it
+    assert "amp=bf16" not in diagnose(breakdown(forward=1), 0.02, settings=settings, amp_dtype=None)[-1]
+    off = dict(settings, amp="off")
+    assert "amp=bf16" in diagnose(breakdown(forward=1), 0.02, settings=off, amp_dtype=None)[-1]
+
+
+def test_training_setup_passes_its_resolved_amp(capsys):
+    from turboyolo.config import build_config
+    from turboyolo.engine.setup import TrainingSetup
+
+    setup = SimpleNamespace(cfg=build_config({"amp": "auto", "compile": True}), env=SimpleNamespace(world_size=1),
+                            amp_dtype=torch.bfloat16)
+    TrainingSetup.print_diagnosis(setup, {**breakdown(forward=40, backward=60), "mfu": 0.02}, "at the end of training")
+    out = capsys.readouterr().out
+    assert "low utilisation" in out and "amp=bf16" not in out
+
+
+def result_row(box, cls, dfl, map50=0.0):
+    return {**breakdown(forward=40, backward=60), "box_loss": box, "cls_loss": cls, "dfl_loss": dfl, "mAP50": map50}
+
+
+def test_collapsed_losses_with_zero_map_are_called_divergence():
+    """optimizer=sgd lr0=10 warmup_epochs=0: losses at 1e-17, mAP 0, exit 0 - now said first (point 21)."""
+    settings = {"lr0": 10.0, "warmup_epochs": 0.0, "optimizer": "sgd", "grad_clip": 10.0}
+    lines = diagnose(result_row(0.0, 1e-17, 0.0), None, settings=settings)
+    assert lines[0] == ("training diverged: every loss collapsed below 1e-06 (box 0, cls 1e-17, dfl 0) with mAP50 0; "
+                        "try lr0=1 (now 10) or warmup_epochs=3")
+
+
+def test_exploded_loss_with_zero_map_is_divergence_and_healthy_runs_are_quiet():
+    settings = {"lr0": 10.0, "warmup_epochs": 3.0}
+    assert diagnose(result_row(5.3, 8129.5, 2.9), None, settings=settings)[0].startswith(
+        "training diverged: a loss grew above 100 (box 5.3, cls 8.13e+03, dfl 2.9) with mAP50 0; try lr0=1 (now 10)")
+    assert divergence(result_row(1.2, 0.9, 1.1), settings) is None  # first epochs of a real run: mAP 0 is normal
+    assert divergence(result_row(0.0, 1e-17, 0.0, map50=0.3), settings) is None  # it found objects: not diverged

@@ -6,11 +6,15 @@ from pathlib import Path
 
 import yaml
 
+from turboyolo.config import aliases
 from turboyolo.config.schema import KeySpec, load_schema
+from turboyolo.errors import UserError
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value a user gave is unknown, mistyped or out of range."""
+
+    exit_code = 2  # a usage error, like an unknown mode
 
 
 class Config(dict):
@@ -88,7 +92,9 @@ def _parse_scalar(spec: KeySpec, raw: object, origin: str):
     if spec.low is not None and not (spec.low <= value <= spec.high):
         return _bad(spec, raw, origin)
     if spec.choices and str(value) not in spec.choices:
-        return _bad(spec, raw, origin)
+        if str(value).lower() not in spec.choices:  # optimizer=SGD, amp=BF16 mean ours
+            return _bad(spec, raw, origin)
+        value = str(value).lower()
     return value
 
 
@@ -96,19 +102,29 @@ def _bad(spec: KeySpec, raw: object, origin: str):
     raise ConfigError(f"{origin}: {spec.name}={raw!r} is not valid: expected {spec.describe()} ({spec.help})")
 
 
-def parse_value(spec: KeySpec, raw: object, origin: str = "argument"):
-    """Numeric keys also accept a comma list (``nproc=1,2``) for sweeps; each item is checked."""
-    if spec.kind in (int, float) and isinstance(raw, str) and "," in raw:
-        return [_parse_scalar(spec, item, origin) for item in raw.split(",") if item.strip()]
-    if spec.kind in (int, float) and isinstance(raw, list):
-        return [_parse_scalar(spec, item, origin) for item in raw]
-    return _parse_scalar(spec, raw, origin)
+def parse_value(spec: KeySpec, raw: object, origin: str = "argument", sweep: bool = False):
+    """One checked value; with `sweep` a numeric key also takes a comma list (``nproc=1,2``), each item checked."""
+    is_list = isinstance(raw, (list, tuple)) or (isinstance(raw, str) and "," in raw and spec.kind in (int, float))
+    if not is_list:
+        return _parse_scalar(spec, raw, origin)
+    if not (sweep and spec.kind in (int, float)):
+        raise ConfigError(f"{origin}: {spec.name}={raw!r} is a list, but {spec.name} takes one value "
+                          f"({spec.describe()}); comma lists are only for sweeps such as `bench scaling nproc=1,2`")
+    items = raw.split(",") if isinstance(raw, str) else raw
+    return [_parse_scalar(spec, item, origin) for item in items if str(item).strip()]
 
 
 def unknown_key_error(key: str, origin: str) -> ConfigError:
+    if key in aliases.ELSEWHERE:
+        return ConfigError(f"{origin}: unknown key '{key}': {aliases.ELSEWHERE[key]}")
     close = difflib.get_close_matches(key, load_schema().keys(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else "; see `turboyolo help` for all keys"
     return ConfigError(f"{origin}: unknown key '{key}'{hint}")
+
+
+def key_of(word: str) -> str:
+    """The key a user meant by a word: `--cos-lr` and `cos_lr` are both cos_lr."""
+    return word.strip().lstrip("-").replace("-", "_")
 
 
 def split_overrides(args: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -117,35 +133,63 @@ def split_overrides(args: list[str]) -> tuple[list[str], dict[str, str]]:
     for word in args:
         if "=" in word:
             key, value = word.split("=", 1)
-            pairs[key.strip().lstrip("-").replace("-", "_")] = value
+            pairs[key_of(key)] = value
         else:
             positional.append(word)
     return positional, pairs
 
 
-def build_config(overrides: dict[str, object] | None = None, **kwargs) -> Config:
-    """Defaults, then ``cfg=`` file, then overrides; every value validated once, here."""
+def _read_cfg_file(cfg_file: object) -> dict:
+    """The `key: value` mapping of a cfg= YAML file; a one-line ConfigError when it cannot be one."""
+    path = Path(str(cfg_file))
+    if not path.is_file():
+        raise ConfigError(f"cfg={cfg_file}: file not found")
+    try:
+        file_values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"cfg={cfg_file}: not valid YAML{where} ({problem}); fix the file "
+                          "(one `key: value` per line)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"cfg={cfg_file}: not a text file; give a YAML file of `key: value` lines") from None
+    if not isinstance(file_values, dict):
+        raise ConfigError(f"cfg={cfg_file}: expected a mapping of `key: value` lines")
+    return file_values
+
+
+def _apply(cfg: Config, values: dict, origin: str, sweeps: frozenset) -> set[str]:
+    """Validate `values` (Ultralytics spellings read as ours) into `cfg`; returns the keys set."""
+    schema = load_schema()
+    try:
+        values = aliases.translate(values, cfg["model"])
+    except aliases.AliasError as err:
+        raise ConfigError(f"{origin}: {err}") from None
+    for key, value in values.items():
+        if key not in schema:
+            raise unknown_key_error(key, origin)
+        cfg[key] = parse_value(schema[key], value, origin, sweep=key in sweeps)
+    return set(values)
+
+
+def build_config(overrides: dict[str, object] | None = None, *, sweeps: frozenset | set = frozenset(),
+                 **kwargs) -> Config:
+    """Defaults, then ``cfg=`` file, then overrides; every value validated once, here.
+
+    sweeps: the keys that may take a comma list of values (a mode that sweeps them, e.g.
+    `bench scaling nproc=1,2`); every other key takes one value.
+    """
     schema = load_schema()
     overrides = dict(overrides or {}, **kwargs)
     cfg = Config({k: s.default for k, s in schema.items()})
+    sweeps = frozenset(sweeps)
+    given: set[str] = set()
     cfg_file = overrides.pop("cfg", None)
     if cfg_file:
-        path = Path(str(cfg_file))
-        if not path.is_file():
-            raise ConfigError(f"cfg={cfg_file}: file not found")
-        with path.open() as fh:
-            file_values = yaml.safe_load(fh) or {}
-        if not isinstance(file_values, dict):
-            raise ConfigError(f"{path}: expected a mapping of key: value")
-        for key, value in file_values.items():
-            if key not in schema:
-                raise unknown_key_error(key, str(path))
-            cfg[key] = parse_value(schema[key], value, str(path))
-    for key, value in overrides.items():
-        if key not in schema:
-            raise unknown_key_error(key, "argument")
-        cfg[key] = parse_value(schema[key], value, "argument")
-    cfg.mark_given(set(overrides) | (set(file_values) if cfg_file else set()))
+        given |= _apply(cfg, _read_cfg_file(cfg_file), str(cfg_file), sweeps)
+    given |= _apply(cfg, overrides, "argument", sweeps)
+    cfg.mark_given(given)
     return cfg
 
 

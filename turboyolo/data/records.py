@@ -79,7 +79,8 @@ class DetectionData:
 
     def split(self, name: str) -> list[ImageRecord]:
         if name not in self.splits:
-            raise KeyError(f"dataset {self.root} has no split '{name}' (has: {', '.join(self.splits) or 'none'})")
+            raise DatasetError(f"dataset {self.root} has no '{name}' split; use "
+                               + (" or ".join(f"split={s}" for s in self.splits) or "a dataset with splits"))
         return self.splits[name]
 
 

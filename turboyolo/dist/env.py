@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from turboyolo.config import ConfigError
+
 
 @dataclass(frozen=True)
 class DistEnv:
@@ -50,14 +52,36 @@ def read_env(device_key: str | None = None) -> DistEnv:
     return DistEnv(rank, local_rank, world, local_world, select_device(device_key, local_rank))
 
 
-def select_device(device_key: str | None, local_rank: int = 0) -> torch.device:
-    key = (str(device_key).strip().lower() if device_key is not None else "")
+DEVICE_FORMS = "device=cpu, device=cuda, or CUDA indices such as device=0 or device=0,1"
+
+
+def cuda_ids(device_key: str | None) -> list[int] | None:
+    """The CUDA devices `device_key` asks for (None: the CPU); a ConfigError when this machine has no such GPU.
+
+    null picks every visible GPU, or the CPU when there is none; "cuda" every visible GPU.
+    """
+    key = str(device_key).strip().lower() if device_key is not None else ""
     if key == "cpu" or (key == "" and not torch.cuda.is_available()):
-        return torch.device("cpu")
+        return None
+    words = [w.strip() for w in key.replace("cuda:", "").split(",") if w.strip()]
+    if key not in ("", "cuda") and not all(w.isdigit() for w in words):
+        raise ConfigError(f"device={device_key}: not a device; use {DEVICE_FORMS}")
     if not torch.cuda.is_available():
-        raise RuntimeError(f"device={device_key} asks for CUDA, but torch.cuda.is_available() is False")
-    ids = [int(x) for x in key.replace("cuda:", "").split(",") if x.strip()] if key else list(range(torch.cuda.device_count()))
-    return torch.device("cuda", ids[local_rank % len(ids)])
+        raise ConfigError(f"device={device_key}: no CUDA GPU is usable here (torch.cuda.is_available() is False); "
+                          "use device=cpu or leave device unset")
+    count = torch.cuda.device_count()
+    ids = [int(w) for w in words] if words and key != "cuda" else list(range(count))
+    missing = [i for i in ids if i >= count]
+    if missing:
+        raise ConfigError(f"device={device_key}: this machine has {count} GPU(s) (0..{count - 1}); "
+                          f"there is no GPU {missing[0]}")
+    return ids
+
+
+def select_device(device_key: str | None, local_rank: int = 0) -> torch.device:
+    """This process's device: the CPU, or the local rank's pick among the CUDA devices asked for."""
+    ids = cuda_ids(device_key)
+    return torch.device("cpu") if ids is None else torch.device("cuda", ids[local_rank % len(ids)])
 
 
 def elastic_restart_count() -> int:

@@ -5,6 +5,8 @@ import contextlib
 
 import torch
 
+from turboyolo.config import ConfigError
+
 
 def cpu_supports_bf16() -> bool:
     """AVX512-BF16 or AMX makes bf16 autocast about 2x faster than fp32 on CPU; without it, slower."""
@@ -21,7 +23,7 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
         return None
     if amp == "fp16":
         if device.type != "cuda":
-            raise ValueError("amp=fp16 needs a CUDA device; on CPU use amp=bf16 or amp=off")
+            raise ConfigError("amp=fp16 (or half=true) needs a CUDA device; on CPU use amp=bf16 or amp=off")
         return torch.float16
     if amp == "bf16":
         return torch.bfloat16

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from turboyolo.errors import UserError, disk_full_error, is_disk_full
+
 FORMAT_VERSION = 1
 TEMP_SUFFIX = ".tmp"  # atomic_save's temp files: ".{name}.XXXX.tmp" beside the target
 
@@ -57,14 +59,51 @@ def sweep_temp_files(folder: str | Path) -> int:
     return removed
 
 
+class CheckpointError(UserError, ValueError):
+    """A file given as a checkpoint is empty, truncated, corrupt or not one turboyolo wrote."""
+
+
+_CHECKPOINT_HINT = "give a weights/best.pt or weights/last.pt that `turboyolo train` wrote"
+
+
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """A turboyolo checkpoint (format above), or a one-line CheckpointError saying what the file is instead."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes), not a checkpoint; {_CHECKPOINT_HINT}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError:
+        raise  # unreadable (permissions, I/O): the OS message says why
+    except Exception as err:  # torch.load fails in many ways on a foreign or damaged file, with long messages
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({_load_failure(err)}); {_CHECKPOINT_HINT}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
-        raise ValueError(f"{path} is not a turboyolo checkpoint (missing 'model'/'spec')")
+        holds = f"a dict of {', '.join(map(str, list(ckpt)[:4]))}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
+        raise CheckpointError(f"{path} is a torch file but not a turboyolo checkpoint (it holds {holds}, "
+                              f"not the 'model' and 'spec' entries); {_CHECKPOINT_HINT}")
     return ckpt
+
+
+def _load_failure(err: Exception) -> str:
+    """Why torch.load refused a file, in a few words."""
+    text = str(err)
+    if "Unsupported global" in text or "weights_only" in text.lower():
+        return "it pickles Python objects, e.g. another framework's model, which a weights_only load refuses"
+    if "zip archive" in text or "central directory" in text or isinstance(err, EOFError):
+        return "truncated or corrupt: an interrupted copy or save?"
+    return f"not a torch file: torch.load raised {type(err).__name__}"
+
+
+def write_checkpoint(ckpt: dict, path: str | Path) -> None:
+    """atomic_save, with a full disk or quota reported as one line naming the folder (the previous file stays)."""
+    try:
+        atomic_save(ckpt, path)
+    except OSError as err:
+        if is_disk_full(err):
+            raise disk_full_error(err, path, kept=True) from None
+        raise
 
 
 def eval_model(ckpt: dict, device: torch.device | str = "cpu",

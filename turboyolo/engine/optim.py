@@ -8,14 +8,16 @@ from torch import nn
 AUTO_SGD_MIN_STEPS = 10_000
 
 
-def resolve_optimizer(name: str, total_steps: int, num_classes: int, lr0: float) -> tuple[str, float]:
-    """Return (optimizer name, base LR at the nominal batch). `auto` picks by run length."""
+def resolve_optimizer(name: str, total_steps: int, num_classes: int, lr0: float,
+                      lr0_given: bool = False) -> tuple[str, float]:
+    """Return (optimizer name, base LR at the nominal batch). `auto` picks the optimizer by run length,
+    and its learning rate too unless the user gave lr0 (`lr0_given`): a learning rate typed is one kept."""
     if name != "auto":
         return name, lr0
     if total_steps >= AUTO_SGD_MIN_STEPS:
-        return "sgd", 0.01
+        return "sgd", lr0 if lr0_given else 0.01
     # Adam-family LR shrinks with more classes (more logits share the gradient signal).
-    return "adamw", round(0.01 / (4 + num_classes), 6)
+    return "adamw", lr0 if lr0_given else round(0.01 / (4 + num_classes), 6)
 
 
 def parameter_groups(model: nn.Module) -> tuple[list, list, list]:

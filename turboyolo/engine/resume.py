@@ -84,6 +84,7 @@ def load_resume_checkpoint(cfg, path: Path, verbose: bool) -> dict:
                           f"to train with another {k}, start a new run with model={path}")
     if verbose and overridden:
         print("resume: " + ", ".join(f"{k}={user!r} (was {was!r})" for k, (was, user) in overridden.items()))
+    cfg.mark_given(k for k in ckpt.get("args_given", ()) if k in keys)  # what the original command set stays set
     cfg.resume = str(path)
     done_epochs, mid_epoch = int(ckpt["epoch"]), int(state["samples_in_epoch"]) > 0
     stopped = state.get("stop_reason", "")

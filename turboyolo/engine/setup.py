@@ -87,7 +87,8 @@ class TrainingSetup:
         except ImportError:
             return
         cfg = self.cfg
-        lines = diagnose(row, row.get("mfu") or None, settings=dict(cfg), world_size=self.env.world_size)
+        lines = diagnose(row, row.get("mfu") or None, settings=dict(cfg), world_size=self.env.world_size,
+                         amp_dtype=self.amp_dtype)
         if lines:
             print(f"diagnosis {when}: " + "; ".join(lines))
 
@@ -171,7 +172,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     derived_probe = derive(cfg, env.world_size)
     batches_per_epoch = max(1, -(-len(train_records) // derived_probe.global_batch))
     total_steps = cfg.epochs * batches_per_epoch // derived_probe.accumulate
-    opt_name, base_lr = resolve_optimizer(cfg.optimizer, total_steps, len(names), cfg.lr0)
+    opt_name, base_lr = resolve_optimizer(cfg.optimizer, total_steps, len(names), cfg.lr0, "lr0" in cfg.given)
     derived = derive(cfg, env.world_size, base_lr)
 
     if ckpt is not None:

@@ -13,7 +13,7 @@ import torch
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine import schedule as schedule_lib
 from turboyolo.engine.buffer_snapshot import BufferSnapshot
-from turboyolo.engine.checkpoint import atomic_save, capture_rng, load_checkpoint, strip_for_inference
+from turboyolo.engine.checkpoint import capture_rng, load_checkpoint, strip_for_inference, write_checkpoint
 from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.resume import RunFinished
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
@@ -282,6 +282,7 @@ class Trainer:
         weights = s.ema.module.state_dict() if s.ema is not None else model_state
         ckpt = {
             "format": 1, "model": weights, "spec": s.model.spec, "names": s.names, "args": dict(self.cfg),
+            "args_given": sorted(self.cfg.given),  # keys the user set (optimizer=auto keeps a given lr0 on resume)
             "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
             "epoch": epoch, "step": s.step,
             "train_state": {
@@ -295,9 +296,9 @@ class Trainer:
                 "stop_reason": "" if self.stopped_mid_epoch else self.stop_reason,
             },
         }
-        atomic_save(ckpt, s.run_dir.weights / "last.pt")
+        write_checkpoint(ckpt, s.run_dir.weights / "last.pt")
         if best:
-            atomic_save(strip_for_inference(ckpt), s.run_dir.weights / "best.pt")
+            write_checkpoint(strip_for_inference(ckpt), s.run_dir.weights / "best.pt")
 
     def _run(self, event: str) -> None:
         for fn in self.callbacks.get(event, []):

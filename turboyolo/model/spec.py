@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from turboyolo.errors import UserError
 from turboyolo.model.blocks import BLOCKS
 
 SPECS_DIR = Path(__file__).parent / "specs"
@@ -25,8 +26,8 @@ CHANNEL_SETTING_BLOCKS = {"Conv", "Bottleneck", "C2f", "SPPF"}
 INTERNAL_REPEAT_BLOCKS = {"C2f"}
 
 
-class SpecError(ValueError):
-    """A model spec is malformed; the message says which layer and why."""
+class SpecError(UserError, ValueError):
+    """A model spec is malformed or missing; the message says which layer or file and why."""
 
 
 @dataclass
@@ -50,32 +51,43 @@ def load_spec(spec: str | Path | dict) -> dict:
     already inside; a spec without `scales` is used at depth = width = 1.
     """
     if isinstance(spec, dict):
-        data = copy.deepcopy(spec)
+        data, where = copy.deepcopy(spec), "model spec"
     else:
-        text = str(spec)
+        text, where = str(spec), f"model={spec}"
         default_family = yaml.safe_load((SPECS_DIR / DEFAULT_FAMILY).read_text())
         if text in default_family["scales"]:
             data = default_family
             data["scale"] = text
         else:
-            path = Path(text)
-            if not path.is_file() and (SPECS_DIR / text).is_file():
-                path = SPECS_DIR / text
-            if not path.is_file():
-                raise SpecError(
-                    f"model spec {text!r} is neither a scale ({', '.join(default_family['scales'])}) nor a YAML file"
-                )
-            data = yaml.safe_load(path.read_text())
-            if not isinstance(data, dict):
-                raise SpecError(f"{path}: expected a mapping at the top level")
+            data = _read_spec_file(text, where, default_family["scales"])
     for key in ("layers", "detect"):
         if key not in data:
-            raise SpecError(f"model spec lacks the {key!r} key")
+            raise SpecError(f"{where} lacks the {key!r} key (see turboyolo/model/specs/{DEFAULT_FAMILY} for the format)")
     data.setdefault("reg_max", 16)
     scales = data.get("scales")
     if scales:
         if data.get("scale") not in scales:
-            raise SpecError(f"model spec has scales {list(scales)} but scale={data.get('scale')!r}; pick one")
+            raise SpecError(f"{where} has scales {list(scales)} but scale={data.get('scale')!r}; pick one")
+    return data
+
+
+def _read_spec_file(text: str, where: str, scales) -> dict:
+    """A model YAML given by path (or by name inside the packaged specs folder) -> its mapping."""
+    fix = f"give a scale ({', '.join(scales)}) or a model YAML path (format: turboyolo/model/specs/{DEFAULT_FAMILY})"
+    path = Path(text)
+    if not path.is_file() and (SPECS_DIR / text).is_file():
+        path = SPECS_DIR / text
+    if not path.is_file():
+        what = "no such file" if path.suffix in (".yaml", ".yml") else "neither a scale nor a model YAML file"
+        raise SpecError(f"{where}: {what}; {fix}")
+    if path.suffix in (".pt", ".pth"):
+        raise SpecError(f"{where} is a checkpoint, not a model spec: load it with load_checkpoint and pass its 'spec'")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise SpecError(f"{where}: not a readable YAML file; fix it or {fix}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{where}: expected a mapping of layers, detect, ... at the top level; {fix}")
     return data
 
 

@@ -13,8 +13,14 @@ rule that fires adds one line, the largest bottleneck first:
 
 A data-bound or communication-bound run is also told its MFU, so the lines read as a whole. The
 thresholds are module constants, so a test and a reader see the same numbers.
+
+Before the speed lines comes one about the run itself when it diverged without a NaN (which the
+trainer already stops on): mAP50 0 while every loss collapsed below COLLAPSED_LOSS or one grew
+above EXPLODED_LOSS, e.g. `optimizer=sgd lr0=10 warmup_epochs=0`.
 """
 from __future__ import annotations
+
+import torch
 
 DATA_BOUND_SHARE = 0.20
 COMM_BOUND_SHARE = 0.15
@@ -23,7 +29,14 @@ OPTIMIZER_SHARE = 0.15
 OTHER_SHARE = 0.15
 LOW_MFU = 0.10
 
+# A healthy detector's epoch-mean losses stay within about 0.1 .. 10 (box, cls, dfl alike).
+COLLAPSED_LOSS = 1e-6  # every loss below this: the model has stopped predicting anything
+EXPLODED_LOSS = 100.0  # any loss above this: the updates blew the weights up
+LOSS_KEYS = ("box_loss", "cls_loss", "dfl_loss")
+
 PHASES = ("data", "h2d", "forward", "backward", "optimizer", "other")
+AMP_NAMES = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+_UNRESOLVED = object()  # amp_dtype not passed: only the amp setting is known
 COMM_KEYS = ("comm", "exposed_comm", "allreduce")
 
 
@@ -54,16 +67,43 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def divergence(row: dict, settings: dict) -> str | None:
+    """One line when a results row shows a run that diverged without a NaN (see module docstring), else None."""
+    losses = {key.removesuffix("_loss"): float(row[key]) for key in LOSS_KEYS if row.get(key) is not None}
+    if not losses or float(row.get("mAP50", 0.0) or 0.0) > 0:
+        return None
+    if all(value < COLLAPSED_LOSS for value in losses.values()):
+        what = f"every loss collapsed below {COLLAPSED_LOSS:g}"
+    elif any(value > EXPLODED_LOSS for value in losses.values()):
+        what = f"a loss grew above {EXPLODED_LOSS:g}"
+    else:
+        return None
+    shown = ", ".join(f"{name} {value:.3g}" for name, value in losses.items())
+    lr0, warmup = settings.get("lr0"), settings.get("warmup_epochs")
+    tries = [f"lr0={lr0 / 10:g} (now {lr0:g})" if lr0 else "a lower lr0"]
+    if warmup == 0:
+        tries.append("warmup_epochs=3")
+    if settings.get("grad_clip") == 0:
+        tries.append("grad_clip=10")
+    map_text = "mAP50 0" if "mAP50" in row else "no validation"
+    return (f"training diverged: {what} ({shown}) with {map_text}; "
+            f"try {', '.join(tries[:-1])}{' or ' if len(tries) > 1 else ''}{tries[-1]}")
+
+
 def diagnose(summary: dict, peak_fraction: float | None = None, *, settings: dict | None = None,
              workers: int | None = None, cache: str | None = None, bucket_cap_mb: float | None = None,
-             grad_compression: str | None = None, batch: int | None = None, world_size: int = 1) -> list[str]:
+             grad_compression: str | None = None, batch: int | None = None, world_size: int = 1,
+             amp_dtype=_UNRESOLVED) -> list[str]:
     """Lines naming what limits speed, largest bottleneck first; never empty when steps ran.
 
     summary: StepTimer.summary() or a results row; peak_fraction: MFU in 0..1 (None = unknown).
     settings: the run config (or any dict with its keys); it and the keyword arguments (current
     settings) only sharpen the advice, e.g. no "try channels_last=true" when it is already on.
+    amp_dtype: the autocast dtype the run resolved (None = fp32), which `amp=auto` alone does not say.
+    A results row that shows divergence (see `divergence`) gets that line first.
     """
     settings = dict(settings or {})
+    diverged = [line for line in (divergence(summary, settings),) if line]
     workers = settings.get("workers", workers)
     cache = settings.get("cache", cache)
     bucket_cap_mb = settings.get("bucket_cap_mb", bucket_cap_mb)
@@ -71,7 +111,7 @@ def diagnose(summary: dict, peak_fraction: float | None = None, *, settings: dic
     batch = settings.get("batch", batch)
     shares = phase_shares(summary)
     if not any(shares.values()):
-        return []
+        return diverged
     mfu = f" (compute at {_pct(peak_fraction)} of peak)" if peak_fraction else ""
     findings: list[tuple[float, str]] = []
 
@@ -104,12 +144,19 @@ def diagnose(summary: dict, peak_fraction: float | None = None, *, settings: dic
             lines.append(f"compute-bound: forward+backward {_pct(compute)} of step (peak unknown)")
     if peak_fraction is not None and 0 < peak_fraction < LOW_MFU:
         tries = [f"batch={2 * batch}" if batch else "a larger batch"]
-        tries += [f"{key}={value}" for key, value, current in (
-            ("amp", "bf16", settings.get("amp")), ("channels_last", "true", settings.get("channels_last")),
-            ("compile", "true", settings.get("compile"))) if current not in ("bf16", "fp16", True)]
+        if _would_gain_from_bf16(settings.get("amp"), amp_dtype):
+            tries.append("amp=bf16")
+        tries += [f"{key}=true" for key in ("channels_last", "compile") if settings.get(key) is not True]
         lines.append(f"low utilisation ({_pct(peak_fraction)} of peak): try {', '.join(tries[:-1])}"
                      f"{' or ' if len(tries) > 1 else ''}{tries[-1]}")
-    return lines
+    return diverged + lines
+
+
+def _would_gain_from_bf16(amp_setting: str | None, amp_dtype) -> bool:
+    """Suggest amp=bf16 only to a run in fp32 by choice: amp=auto stays in fp32 only where bf16 is slower."""
+    if amp_dtype is not _UNRESOLVED:
+        return AMP_NAMES.get(amp_dtype) == "fp32" and amp_setting != "auto"
+    return amp_setting not in ("auto", "bf16", "fp16")
 
 
 def format_breakdown(summary: dict) -> str:

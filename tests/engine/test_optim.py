@@ -1,0 +1,13 @@
+"""optimizer=auto picks the optimizer by run length; a learning rate the user typed is kept."""
+from turboyolo.engine.optim import AUTO_SGD_MIN_STEPS, resolve_optimizer
+
+
+def test_auto_picks_its_own_lr_when_none_was_given():
+    assert resolve_optimizer("auto", 100, 3, 0.01) == ("adamw", round(0.01 / 7, 6))
+    assert resolve_optimizer("auto", AUTO_SGD_MIN_STEPS, 3, 0.01) == ("sgd", 0.01)
+
+
+def test_auto_keeps_a_given_lr0():
+    assert resolve_optimizer("auto", 100, 3, 0.0025, lr0_given=True) == ("adamw", 0.0025)
+    assert resolve_optimizer("auto", AUTO_SGD_MIN_STEPS, 3, 0.05, lr0_given=True) == ("sgd", 0.05)
+    assert resolve_optimizer("sgd", 100, 3, 0.05) == ("sgd", 0.05)
