@@ -202,3 +202,10 @@ def test_final_report_validates_best_pt(tiny_data, tmp_path):
     assert summary["best_epoch"] == 1
     assert summary["best"]["mAP50-95"] == pytest.approx(float(rows[0]["mAP50-95"]), abs=1e-5)
     assert summary["best"]["val_s"] > 0
+
+
+def test_resume_keeps_a_given_lr0_under_optimizer_auto(tiny_data, tmp_path):
+    Trainer(small(tiny_data, tmp_path, epochs=1, val=False, optimizer="auto", lr0=0.0025)).fit()
+    trainer = Trainer(build_config(dict(resume=str(tmp_path / "run/weights/last.pt"), epochs=2, verbose=False)))
+    trainer.fit()
+    assert trainer.s.derived.lr0 == pytest.approx(0.0025)
