@@ -57,6 +57,7 @@ class DetectionData:
     report: "ProblemReport"
     root: str = ""
     format: str = ""  # "yolo" | "voc" | "coco"
+    category_ids: list[int] | None = None  # COCO: the file's category id of each class (for COCO-format outputs)
 
     def split(self, name: str) -> list[ImageRecord]:
         if name not in self.splits:
