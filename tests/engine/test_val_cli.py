@@ -52,7 +52,7 @@ def write_big_boxes(root: Path, counts: dict[str, int], seed: int = 0) -> Path:
 def trained(tmp_path_factory):
     """A run trained the way a user would: relative data path, from its own working folder."""
     workdir = tmp_path_factory.mktemp("trained-here")
-    write_big_boxes(workdir / "data", {"train": 16, "val": 60})
+    write_big_boxes(workdir / "data", {"train": 8, "val": 60})
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(workdir)
         code = main(["train", "data=data/data.yaml", f"imgsz={TRAIN_IMGSZ}", "epochs=2", "batch=8", "workers=0",
@@ -105,7 +105,7 @@ def test_user_keys_win_over_the_checkpoint(trained, val_metrics, tmp_path, monke
     monkeypatch.chdir(workdir)
     assert main(["val", f"weights={run / 'weights' / 'best.pt'}", "imgsz=64", "split=train"]) == 0
     out = capsys.readouterr().out
-    assert f"imgsz=64 (trained with {TRAIN_IMGSZ})" in out and "train: 16 images" in out
+    assert f"imgsz=64 (trained with {TRAIN_IMGSZ})" in out and "train: 8 images" in out
 
 
 def eval_coco(gt: Path, pred: Path, capsys) -> list[float]:
@@ -115,10 +115,17 @@ def eval_coco(gt: Path, pred: Path, capsys) -> list[float]:
 
 
 @pytest.mark.slow
-def test_save_json_on_yolo_data_scores_like_val(trained, val_metrics, tmp_path, monkeypatch, capsys):
-    _, run = trained
+@pytest.mark.parametrize("fmt", ["yolo", "voc"])
+def test_save_json_on_yolo_or_voc_data_scores_like_val(fmt, trained, val_metrics, tmp_path, monkeypatch, capsys):
+    """No COCO file to score against: the matching ground truth is written next to the predictions."""
+    workdir, run = trained
     monkeypatch.chdir(tmp_path)
-    assert main(["val", f"weights={run / 'weights' / 'best.pt'}", "save_json=true"]) == 0
+    data = []  # yolo: the checkpoint's own data
+    if fmt == "voc":
+        assert main(["convert", f"data={workdir / 'data' / 'data.yaml'}", "to=voc", "out=voc"]) == 0
+        data = [f"data={tmp_path / 'voc'}"]
+    assert main(["val", f"weights={run / 'weights' / 'best.pt'}", "save_json=true", *data]) == 0
+    assert val_metrics[-1]["mAP50"] > 0.05
     stats = eval_coco(tmp_path / "runs" / "val" / "ground_truth.json", tmp_path / "runs" / "val" / "predictions.json",
                       capsys)
     assert stats[0] == pytest.approx(val_metrics[-1]["mAP50-95"], abs=1e-4)

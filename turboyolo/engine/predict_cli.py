@@ -56,7 +56,8 @@ def run(cfg, positional=None) -> int:
             kept.append(source)
         if not images:
             continue
-        for source, image, dets in zip(kept, images, predictor.predict_batch(images, conf, cfg.iou, cfg.max_det, cfg.agnostic_nms)):
+        found = predictor.predict_batch(images, conf, cfg.iou, cfg.max_det, cfg.agnostic_nms)
+        for source, image, dets in zip(kept, images, found):
             annotated = out_dir / source.name
             annotated.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(annotated), _draw(image, dets, predictor.names))

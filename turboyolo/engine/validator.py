@@ -33,7 +33,7 @@ def validation_batch_per_rank(global_train_batch: int, world_size: int) -> int:
 
 def fused_copy(model: torch.nn.Module, memory_format: torch.memory_format) -> torch.nn.Module:
     """An eval-mode copy of `model` with BatchNorm folded, laid out as eval_model lays out a checkpoint's
-    model (fold, then memory format); the model itself is returned when it has nothing to fold."""
+    model (fold, then memory format); a model without `fuse` (a test stand-in) is returned as it is."""
     if not hasattr(model, "fuse"):
         return model
     return copy.deepcopy(model).eval().fuse().to(memory_format=memory_format)
@@ -80,8 +80,8 @@ def validate(model, loader, records, names, strategy, cfg, amp_dtype, memory_for
     by save_json=True so that predictions score against the dataset's own COCO file.
     """
     conf = 0.001 if cfg.conf is None else cfg.conf
-    local = predict_shard(fused_copy(model, memory_format), loader, strategy.env.device, amp_dtype, memory_format, conf, cfg.iou, cfg.max_det,
-                          cfg.agnostic_nms)
+    local = predict_shard(fused_copy(model, memory_format), loader, strategy.env.device, amp_dtype, memory_format,
+                          conf, cfg.iou, cfg.max_det, cfg.agnostic_nms)
     gathered = strategy.gather_objects(local)
     metrics = None
     if gathered is not None:
