@@ -8,6 +8,10 @@ The cache is a single flat uint8 file (all images back to back, each resized so 
   copy, not one per worker or per GPU. The last process to let go of it deletes it (a shared
   flock on a ``.users`` file counts the users; crashed processes release theirs automatically, and
   caches that killed runs left behind are swept when the next cache is opened).
+  /dev/shm is shared by every user of the machine, so the files go into this user's own folder
+  /dev/shm/turboyolo-<uid>, created mode 0700 and checked to be ours: no other user can pre-create,
+  replace or read a cache file. If another user holds that name, the cache falls back to the cache
+  folder below (the page cache still shares it between processes).
 - ``disk``: the same files under ``cache_root()/image_cache``, kept across runs. The page cache
   shares them between processes just the same.
 
@@ -25,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -74,12 +79,36 @@ def _layout(records: list[ImageRecord], imgsz: int) -> np.ndarray:
     return np.concatenate([offsets[:, None], shapes], axis=1)
 
 
+def private_shm_dir(shm: Path | None = None) -> Path | None:
+    """This user's folder for RAM caches, <shm>/turboyolo-<uid> (created 0700), or None when that
+    name is something we cannot trust: not a real folder, owned by another user, or open to others."""
+    folder = (shm or SHM_DIR) / f"turboyolo-{os.getuid()}"
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return None
+    return folder
+
+
 def _cache_dir(mode: str, needed_bytes: int, configured: str | None) -> Path:
     if mode == "ram":
         if SHM_DIR.is_dir() and os.access(SHM_DIR, os.W_OK) and shutil.disk_usage(SHM_DIR).free > needed_bytes * 1.1:
-            return SHM_DIR
-        log.warning("image cache: /dev/shm missing or too small for %.1f GB; using the cache dir (page cache)",
-                    needed_bytes / 1e9)
+            private = private_shm_dir()
+            if private is not None:
+                return private
+            log.warning("image cache: %s/turboyolo-%d exists but is not this user's private folder; "
+                        "using the cache dir (page cache)", SHM_DIR, os.getuid())
+        else:
+            log.warning("image cache: /dev/shm missing or too small for %.1f GB; using the cache dir (page cache)",
+                        needed_bytes / 1e9)
         folder = cache_root(configured) / "image_cache" / "ram"
     elif mode == "disk":
         folder = cache_root(configured) / "image_cache"
@@ -89,20 +118,24 @@ def _cache_dir(mode: str, needed_bytes: int, configured: str | None) -> Path:
     return folder
 
 
-def sweep_stale_ram_caches(folder: Path = SHM_DIR) -> int:
-    """Delete RAM caches no live process uses (left by runs killed before they could clean up).
+def sweep_stale_ram_caches(folder: Path) -> int:
+    """Delete this user's RAM caches that no live process uses (left by runs killed before they could clean up).
 
     A cache is in use while some process holds a shared lock on its ``.users`` file; the kernel
     drops the locks of dead processes, so an exclusive lock that succeeds proves it is abandoned.
-    Returns the number of caches removed.
+    Files of other users are never opened, let alone removed. Returns the number of caches removed.
     """
     removed = 0
     for users in folder.glob("turboyolo-images-*.users"):
         try:
-            fd = os.open(users, os.O_RDWR)
-        except FileNotFoundError:
+            if os.lstat(users).st_uid != os.getuid():
+                continue  # another user's cache: not ours to judge
+            fd = os.open(users, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:  # gone meanwhile, or not ours to open (PermissionError), or a symlink
             continue
         try:
+            if os.fstat(fd).st_uid != os.getuid():
+                continue
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             stem = str(users)[: -len(".users")]
             for suffix in (".bin", ".index.npy", ".index.tmp.npy", ".lock", ".users"):

@@ -76,6 +76,7 @@ class DetectionData:
     source: str = ""  # the file or folder data= named (a data YAML, a VOC root, a COCO json or folder)
     difficult: str = "ignore"  # the difficult= policy the records were built with (see repair.py)
     difficult_boxes: dict[str, int] = field(default_factory=dict)  # per split, difficult/crowd boxes read
+    category_ids: list[int] | None = None  # COCO: the file's category id of each class (for COCO-format outputs)
 
     def split(self, name: str) -> list[ImageRecord]:
         if name not in self.splits:

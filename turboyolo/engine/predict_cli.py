@@ -1,4 +1,9 @@
-"""`turboyolo predict weights=best.pt source=FILE|DIR|GLOB`: annotated images + JSON of boxes."""
+"""`turboyolo predict weights=best.pt source=FILE|DIR|GLOB`: annotated images + JSON of boxes.
+
+Outputs are keyed by the image's name relative to the source (predictor.list_sources): a glob over
+several folders keeps their sub-folders, so equal file names never overwrite each other.
+imgsz, amp and channels_last come from the checkpoint unless given (checkpoint_settings.py).
+"""
 from __future__ import annotations
 
 import json
@@ -19,6 +24,8 @@ def _draw(image, dets, names):
 
 def run(cfg, positional=None) -> int:
     from turboyolo.dist.env import select_device
+    from turboyolo.engine.checkpoint import load_checkpoint
+    from turboyolo.engine.checkpoint_settings import PREDICT_KEYS, adopt_checkpoint_settings
     from turboyolo.engine.predictor import Predictor, list_sources
     from turboyolo.engine.run_dir import next_run_dir
 
@@ -26,7 +33,11 @@ def run(cfg, positional=None) -> int:
         raise ConfigError("predict needs weights=PATH.pt and source=FILE|DIR|GLOB")
     files = list_sources(cfg.source)
     device = select_device(cfg.device)
-    predictor = Predictor(cfg.weights, device, amp=cfg.amp, channels_last=cfg.channels_last)
+    ckpt = load_checkpoint(cfg.weights)
+    adopted = adopt_checkpoint_settings(cfg, ckpt, PREDICT_KEYS, cfg.weights)
+    if cfg.verbose:
+        print(f"turboyolo predict: {adopted}")
+    predictor = Predictor(ckpt, device, imgsz=cfg.imgsz, amp=cfg.amp, channels_last=cfg.channels_last)
     project = "runs/predict" if cfg.project == "runs/train" else cfg.project
     out_dir = next_run_dir(project, cfg.name, cfg.exist_ok)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -36,18 +47,21 @@ def run(cfg, positional=None) -> int:
     for start in range(0, len(files), batch_size):
         chunk = files[start : start + batch_size]
         images, kept = [], []
-        for path in chunk:
-            image = cv2.imread(str(path))
+        for source in chunk:
+            image = cv2.imread(str(source.path))
             if image is None:
-                print(f"turboyolo predict: skipping unreadable image {path}")
+                print(f"turboyolo predict: skipping unreadable image {source.path}")
                 continue
             images.append(image)
-            kept.append(path)
+            kept.append(source)
         if not images:
             continue
-        for path, image, dets in zip(kept, images, predictor.predict_batch(images, conf, cfg.iou, cfg.max_det, cfg.agnostic_nms)):
-            cv2.imwrite(str(out_dir / path.name), _draw(image, dets, predictor.names))
-            results[path.name] = [
+        found = predictor.predict_batch(images, conf, cfg.iou, cfg.max_det, cfg.agnostic_nms)
+        for source, image, dets in zip(kept, images, found):
+            annotated = out_dir / source.name
+            annotated.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(annotated), _draw(image, dets, predictor.names))
+            results[source.name] = [
                 {"class": int(c), "name": predictor.names[int(c)], "score": round(float(s), 4),
                  "box_xyxy": [round(float(v), 2) for v in (x1, y1, x2, y2)]}
                 for x1, y1, x2, y2, s, c in dets.tolist()
@@ -56,7 +70,7 @@ def run(cfg, positional=None) -> int:
                 h, w = image.shape[:2]
                 lines = [f"{int(c)} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f} {s:.4f}"
                          for x1, y1, x2, y2, s, c in dets.tolist()]
-                (out_dir / f"{path.stem}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+                annotated.with_suffix(".txt").write_text("\n".join(lines) + ("\n" if lines else ""))
     (out_dir / "predictions.json").write_text(json.dumps(results, indent=1))
     ms = predictor.times.per_image_ms()
     total = sum(len(v) for v in results.values())

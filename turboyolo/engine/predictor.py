@@ -5,9 +5,11 @@ Times each stage per image (preprocess, inference, NMS) so users see where predi
 from __future__ import annotations
 
 import glob
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -20,15 +22,26 @@ from turboyolo.ops.nms import non_max_suppression
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def list_sources(source: str) -> list[Path]:
-    """An image file, a folder (non-recursive), or a glob pattern -> sorted image paths."""
+class SourceImage(NamedTuple):
+    path: Path
+    name: str  # relative output name, unique within one source: "a.jpg", or "cats/a.jpg" for a glob
+
+
+def list_sources(source: str) -> list[SourceImage]:
+    """An image file, a folder (non-recursive), or a glob pattern -> sorted images with unique output names.
+
+    A glob may match one file name in several folders (data/*/img.jpg): names then keep the folders
+    below the matches' common folder (a/img.jpg, b/img.jpg), so no output overwrites another.
+    """
     path = Path(source)
     if path.is_dir():
-        files = [p for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        files = [SourceImage(p, p.name) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
     elif path.is_file():
-        files = [path]
+        files = [SourceImage(path, path.name)]
     else:
-        files = [Path(p) for p in sorted(glob.glob(source)) if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+        matches = sorted({os.path.normpath(p) for p in glob.glob(source) if Path(p).suffix.lower() in IMAGE_SUFFIXES})
+        base = (os.path.commonpath([os.path.dirname(p) or "." for p in matches]) if matches else "") or "."
+        files = [SourceImage(Path(p), Path(os.path.relpath(p, base)).as_posix()) for p in matches]
     if not files:
         raise FileNotFoundError(f"source={source}: no images found (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})")
     return files
@@ -49,11 +62,14 @@ class StageTimes:
 
 
 class Predictor:
-    def __init__(self, weights: str, device: torch.device, imgsz: int | None = None, amp: str = "auto",
+    """weights: a checkpoint path or an already loaded checkpoint dict. imgsz: the letterbox size;
+    None = the size the checkpoint was trained at (`turboyolo predict` passes the resolved cfg.imgsz)."""
+
+    def __init__(self, weights: str | dict, device: torch.device, imgsz: int | None = None, amp: str = "auto",
                  channels_last: bool = True):
-        ckpt = load_checkpoint(weights)
+        ckpt = weights if isinstance(weights, dict) else load_checkpoint(weights)
         self.names = list(ckpt["names"])
-        self.imgsz = imgsz or int(ckpt["args"].get("imgsz", 640))
+        self.imgsz = int(imgsz or ckpt["args"].get("imgsz", 640))
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = eval_model(ckpt, device, self.memory_format)
         self.device = device

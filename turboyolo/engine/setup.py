@@ -22,6 +22,7 @@ from turboyolo.engine.resume import (ELASTIC_MARK, elastic_run_dir, load_resume_
                                      restore_train_state)
 from turboyolo.engine.run_dir import RunDir, next_run_dir
 from turboyolo.engine.schedule import Schedule
+from turboyolo.engine.validator import validation_batch_per_rank
 
 
 @dataclass
@@ -56,7 +57,8 @@ class TrainingSetup:
     bad_steps: int = 0
     mfu: float | None = None
     history: list = field(default_factory=list)  # one row per finished epoch (results.csv is written from it)
-    epoch_partial: dict = field(default_factory=dict)  # loss sums of a resumed epoch's batches before the checkpoint
+    epoch_partial: dict = field(default_factory=dict)
+    category_ids: list | None = None  # COCO data: the dataset's category id of each class (save_json)  # loss sums of a resumed epoch's batches before the checkpoint
     extra: dict = field(default_factory=dict)
 
     def mfu_from(self, images_per_s_per_rank: float) -> float:
@@ -199,7 +201,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     val_loader = None
     if val_records and cfg.val:
         val_loader = build_dataloader(val_records, cfg, train=False, rank=env.rank, world_size=env.world_size,
-                                      batch_size=max(derived.per_rank_batch, 1) * 2, cache=cache, seed=cfg.seed,
+                                      batch_size=validation_batch_per_rank(cfg.batch, env.world_size), cache=cache, seed=cfg.seed,
                                       pin_memory=env.device.type == "cuda")
     schedule = Schedule.from_config(cfg, derived.lr0, derived.accumulate, len(train_loader))
 
@@ -219,6 +221,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     setup = TrainingSetup(cfg, env, strategy, derived, names, model, wrapped, optimizer, scaler, ema, loss_fn, schedule,
                           StepTimer(env.device), train_loader, val_loader, val_records, amp_dtype, memory_format, run_dir)
 
+    setup.category_ids = data.category_ids
     if ckpt is not None:
         restore_train_state(setup, ckpt)
     _report_complexity(setup, cfg, opt_name, complexity)

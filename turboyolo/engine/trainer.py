@@ -187,7 +187,8 @@ class Trainer:
         s.strategy.sync_eval_state(model)  # one model on every rank before the shards are evaluated
         started = time.perf_counter()
         metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
-                           plots_dir=s.run_dir.path if (last and cfg.plots and s.env.is_main) else None)
+                           plots_dir=s.run_dir.path if (last and cfg.plots and s.env.is_main) else None,
+                           category_ids=s.category_ids)
         metrics["val_s"] = time.perf_counter() - started
         self._last_validation = (epoch, metrics)
         return metrics
@@ -237,7 +238,8 @@ class Trainer:
         model.load_state_dict(weights)
         started = time.perf_counter()
         metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
-                           plots_dir=s.run_dir.path if (cfg.plots and s.env.is_main) else None)
+                           plots_dir=s.run_dir.path if (cfg.plots and s.env.is_main) else None,
+                           category_ids=s.category_ids)
         metrics["val_s"] = time.perf_counter() - started
         return metrics
 

@@ -1,5 +1,11 @@
-"""`turboyolo val weights=best.pt [data=...] [split=val]`: COCO metrics of a checkpoint on one split."""
+"""`turboyolo val weights=best.pt [data=...] [split=val]`: COCO metrics of a checkpoint on one split.
+
+Without other keys it scores the checkpoint as its training validated it: data, image size,
+letterbox, precision, NMS settings and batch come from the checkpoint (checkpoint_settings.py).
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 
@@ -13,36 +19,39 @@ def run(cfg, positional=None) -> int:
     from turboyolo.dist.factory import setup_distributed
     from turboyolo.engine import amp as amp_lib
     from turboyolo.engine.checkpoint import eval_model, load_checkpoint
-    from turboyolo.engine.validator import validate
+    from turboyolo.engine.checkpoint_settings import VAL_KEYS, adopt_checkpoint_settings
+    from turboyolo.engine.validator import format_class_table, validate, validation_batch_per_rank
 
     if not cfg.weights:
         raise ConfigError("val needs weights=PATH.pt (e.g. runs/train/exp/weights/best.pt)")
     ckpt = load_checkpoint(cfg.weights)
-    if cfg.data == "synthetic" and ckpt["args"].get("data") not in (None, "synthetic"):
-        cfg.data = ckpt["args"]["data"]  # default to the data the model was trained on
+    adopted = adopt_checkpoint_settings(cfg, ckpt, VAL_KEYS, cfg.weights)
     env, strategy = setup_distributed(cfg)
+    if "batch" in cfg.given:
+        batch_size, batch_note = max(cfg.batch // env.world_size, 1), ""
+    else:  # the batches the training validated in: numerics (and so near-tied scores) can depend on them
+        batch_size = validation_batch_per_rank(int(ckpt["args"].get("batch", cfg.batch)), env.world_size)
+        batch_note = f", validation batch {batch_size} per rank (as in training)"
+    if env.is_main and cfg.verbose:
+        print(f"turboyolo val: {adopted}{batch_note}")
     data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose and env.is_main,
                         difficult=cfg.difficult)
     records = data.split(cfg.split)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = eval_model(ckpt, env.device, memory_format)
-    cfg.mosaic = 0.0
     cache = open_image_cache(records, cfg)
     loader = build_dataloader(records, cfg, train=False, rank=env.rank, world_size=env.world_size,
-                              batch_size=max(cfg.batch // env.world_size, 1), cache=cache, seed=cfg.seed)
+                              batch_size=batch_size, cache=cache, seed=cfg.seed)
     amp_dtype = amp_lib.resolve_amp(cfg.amp, env.device)
     plots = None
     if env.is_main:
-        from pathlib import Path
-
         plots = Path(cfg.project).parent / "val" if cfg.project == "runs/train" else Path(cfg.project)
         plots.mkdir(parents=True, exist_ok=True)
-    metrics = validate(model, loader, records, ckpt["names"], strategy, cfg, amp_dtype, memory_format, plots_dir=plots)
+    metrics = validate(model, loader, records, ckpt["names"], strategy, cfg, amp_dtype, memory_format, plots_dir=plots,
+                       category_ids=data.category_ids)
     if env.is_main:
         print(f"{cfg.split}: {len(records)} images  P {metrics['precision']:.4f}  R {metrics['recall']:.4f}  "
               f"mAP50 {metrics['mAP50']:.4f}  mAP50-95 {metrics['mAP50-95']:.4f}   (plots in {plots})")
-        from turboyolo.engine.validator import format_class_table
-
         print(format_class_table(metrics["per_class"]))
     strategy.close()
     return 0

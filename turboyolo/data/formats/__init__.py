@@ -50,6 +50,14 @@ def _why_empty(parsed: ParsedDataset, split: str) -> str:
     return found or "no image files found"
 
 
+def _category_ids(parsed: ParsedDataset) -> list[int] | None:
+    """COCO: the category id of each class (labels are the ids as text); None for other formats."""
+    by_class = sorted(parsed.label_to_class, key=parsed.label_to_class.get)
+    if parsed.format != "coco" or not all(label.lstrip("-").isdigit() for label in by_class):
+        return None
+    return [int(label) for label in by_class]
+
+
 def load_dataset(data: str, cache_dir: str | None = None, verbose: bool = True,
                  difficult: str = "ignore") -> DetectionData:
     """Read a dataset in any supported format into a DetectionData with repaired boxes.
@@ -68,7 +76,7 @@ def load_dataset(data: str, cache_dir: str | None = None, verbose: bool = True,
         splits[split], difficult_boxes[split] = repair_split(raw, parsed.label_to_class, report, parsed.unknown_kind,
                                                              difficult)
     dataset = DetectionData(parsed.names, splits, report, parsed.root, parsed.format, str(path), difficult,
-                            difficult_boxes)
+                            difficult_boxes, _category_ids(parsed))
     for split, records in splits.items():
         if not records:
             report.fatal.append(f"split '{split}' has no usable image (from {parsed.sources.get(split, '?')}): "

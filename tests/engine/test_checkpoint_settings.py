@@ -1,0 +1,57 @@
+"""What val and predict take from a checkpoint's saved config, and how a saved relative data path resolves."""
+from __future__ import annotations
+
+import pytest
+
+from turboyolo.config import ConfigError, build_config
+from turboyolo.engine.checkpoint_settings import VAL_KEYS, adopt_checkpoint_settings, training_folder
+
+
+def trained_in(tmp_path, **args):
+    """A checkpoint where `train` writes it when run in tmp_path/work with data=data/d.yaml."""
+    work = tmp_path / "work"
+    (work / "data").mkdir(parents=True)
+    (work / "data" / "d.yaml").write_text("names: [a]\n")
+    weights = work / "runs" / "train" / "exp" / "weights" / "best.pt"
+    saved = {"data": "data/d.yaml", "project": "runs/train", "imgsz": 160, "rect_val": False, "amp": "off", **args}
+    return work, weights, {"args": saved}
+
+
+def test_unset_keys_come_from_the_checkpoint_and_relative_data_from_the_training_folder(tmp_path, monkeypatch):
+    work, weights, ckpt = trained_in(tmp_path)
+    monkeypatch.chdir(tmp_path)  # not where training ran
+    cfg = build_config({"weights": str(weights)})
+    line = adopt_checkpoint_settings(cfg, ckpt, VAL_KEYS, weights)
+    assert (cfg.imgsz, cfg.rect_val, cfg.amp) == (160, False, "off")
+    assert cfg.data == str(work / "data" / "d.yaml")
+    assert line == f"from the checkpoint: data={work / 'data' / 'd.yaml'}, imgsz=160, rect_val=False, amp=off"
+
+
+def test_keys_the_user_gave_win_and_are_reported(tmp_path):
+    _, weights, ckpt = trained_in(tmp_path)
+    cfg = build_config({"weights": str(weights), "imgsz": "320", "data": "synthetic", "amp": "off"})
+    line = adopt_checkpoint_settings(cfg, ckpt, VAL_KEYS, weights)
+    assert (cfg.imgsz, cfg.data, cfg.rect_val) == (320, "synthetic", False)
+    assert line.endswith("; yours: data=synthetic (trained with data/d.yaml), imgsz=320 (trained with 160)")
+
+
+def test_a_data_path_found_nowhere_is_one_clear_error(tmp_path, monkeypatch):
+    _, weights, ckpt = trained_in(tmp_path, data="gone/d.yaml")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"data=gone/d.yaml \(from the checkpoint .*\) is not found .*; pass data=PATH"):
+        adopt_checkpoint_settings(build_config({}), ckpt, VAL_KEYS, weights)
+
+
+def test_an_old_checkpoint_without_saved_keys_keeps_the_defaults(tmp_path):
+    cfg = build_config({})
+    line = adopt_checkpoint_settings(cfg, {"args": {"imgsz": 416}}, VAL_KEYS, tmp_path / "w.pt")
+    assert cfg.imgsz == 416 and line == "from the checkpoint: nothing (its settings are the defaults)"
+
+
+def test_training_folder_is_read_off_the_checkpoint_location(tmp_path):
+    weights = tmp_path / "runs" / "train" / "exp" / "weights" / "best.pt"
+    assert training_folder(weights, "runs/train") == tmp_path
+    assert training_folder(weights, "./runs/train") == tmp_path
+    assert training_folder(weights, "other/train") is None  # moved since: do not guess
+    assert training_folder(tmp_path / "best.pt", "runs/train") is None
+    assert training_folder(weights, str(tmp_path / "runs" / "train")) is None  # absolute project: no cwd to find

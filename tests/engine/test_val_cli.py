@@ -1,0 +1,150 @@
+"""`turboyolo val` from the checkpoint training wrote: same numbers as training's own validation, and
+save_json predictions that `turboyolo eval-coco` scores to the same numbers (YOLO and COCO data).
+
+The data is drawn so that a two-epoch model already has non-trivial metrics: one or two filled
+rectangles per image covering half the frame or more, their class given by colour. A young detector's
+large boxes then overlap them well, and its many near-equal scores make the metrics sensitive to
+anything that changes the outputs (image size, precision, fusing, batching).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from turboyolo.cli import main
+from turboyolo.engine.checkpoint import load_checkpoint
+
+TRAIN_IMGSZ = 96  # not the default (416): val must take it from the checkpoint
+SIZES = ((128, 96), (96, 128), (112, 112))  # width, height: rect validation batches three shapes
+COLOURS = ((230, 60, 60), (60, 230, 60))
+
+
+def write_big_boxes(root: Path, counts: dict[str, int], seed: int = 0) -> Path:
+    """A YOLO dataset under root (images/<split>, labels/<split>, data.yaml); returns data.yaml."""
+    rng = np.random.default_rng(seed)
+    for split, count in counts.items():
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        for i in range(count):
+            width, height = SIZES[i % len(SIZES)]
+            image = rng.integers(30, 70, (height, width, 3), dtype=np.uint8)
+            lines = []
+            for _ in range(int(rng.integers(1, 3))):
+                w, h = rng.uniform(0.5, 1.0) * width, rng.uniform(0.5, 1.0) * height
+                x1, y1 = int(rng.uniform(0, width - w)), int(rng.uniform(0, height - h))
+                x2, y2 = x1 + int(w), y1 + int(h)
+                cls = int(rng.integers(0, 2))
+                image[y1:y2, x1:x2] = COLOURS[cls]
+                lines.append(f"{cls} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+                             f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+            cv2.imwrite(str(root / "images" / split / f"{i}.png"), image)
+            (root / "labels" / split / f"{i}.txt").write_text("\n".join(lines) + "\n")
+    (root / "data.yaml").write_text("path: .\ntrain: images/train\nval: images/val\nnames: [red, green]\n")
+    return root / "data.yaml"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A run trained the way a user would: relative data path, from its own working folder."""
+    workdir = tmp_path_factory.mktemp("trained-here")
+    write_big_boxes(workdir / "data", {"train": 8, "val": 60})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workdir)
+        code = main(["train", "data=data/data.yaml", f"imgsz={TRAIN_IMGSZ}", "epochs=2", "batch=8", "workers=0",
+                     "amp=off", "plots=false", "verbose=false", "warmup_epochs=0.5", "close_mosaic=1"])
+    assert code == 0
+    run = workdir / "runs" / "train" / "exp"
+    return workdir, run
+
+
+def best_epoch_row(run: Path) -> dict:
+    epoch = int(load_checkpoint(run / "weights" / "best.pt")["epoch"])
+    rows = {int(r["epoch"]): r for r in csv.DictReader((run / "results.csv").open())}
+    return rows[epoch]
+
+
+@pytest.fixture
+def val_metrics(monkeypatch):
+    """What `turboyolo val` validated, at full precision (it prints 4 decimals)."""
+    import turboyolo.engine.validator as validator
+
+    seen = []
+    real = validator.validate
+
+    def spy(*args, **kwargs):
+        seen.append(real(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(validator, "validate", spy)
+    return seen
+
+
+@pytest.mark.slow
+def test_val_with_only_weights_reproduces_training_validation(trained, val_metrics, tmp_path, monkeypatch, capsys):
+    workdir, run = trained
+    row = best_epoch_row(run)
+    assert float(row["mAP50"]) > 0.05  # the check below means something
+    monkeypatch.chdir(tmp_path)  # another folder: the checkpoint's relative data path must still resolve
+    assert main(["val", f"weights={run / 'weights' / 'best.pt'}"]) == 0
+    out = capsys.readouterr().out
+    taken = next(line for line in out.splitlines() if "from the checkpoint" in line)
+    assert f"imgsz={TRAIN_IMGSZ}" in taken and "amp=off" in taken and str(workdir / "data" / "data.yaml") in taken
+    metrics = val_metrics[-1]
+    assert metrics["mAP50"] == pytest.approx(float(row["mAP50"]), abs=1e-4)
+    assert metrics["mAP50-95"] == pytest.approx(float(row["mAP50-95"]), abs=1e-4)
+
+
+@pytest.mark.slow
+def test_user_keys_win_over_the_checkpoint(trained, val_metrics, tmp_path, monkeypatch, capsys):
+    workdir, run = trained
+    monkeypatch.chdir(workdir)
+    assert main(["val", f"weights={run / 'weights' / 'best.pt'}", "imgsz=64", "split=train"]) == 0
+    out = capsys.readouterr().out
+    assert f"imgsz=64 (trained with {TRAIN_IMGSZ})" in out and "train: 8 images" in out
+
+
+def eval_coco(gt: Path, pred: Path, capsys) -> list[float]:
+    capsys.readouterr()
+    assert main(["eval-coco", f"gt={gt}", f"pred={pred}"]) == 0
+    return json.loads(capsys.readouterr().out)["stats"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["yolo", "voc"])
+def test_save_json_on_yolo_or_voc_data_scores_like_val(fmt, trained, val_metrics, tmp_path, monkeypatch, capsys):
+    """No COCO file to score against: the matching ground truth is written next to the predictions."""
+    workdir, run = trained
+    monkeypatch.chdir(tmp_path)
+    data = []  # yolo: the checkpoint's own data
+    if fmt == "voc":
+        assert main(["convert", f"data={workdir / 'data' / 'data.yaml'}", "to=voc", "out=voc"]) == 0
+        data = [f"data={tmp_path / 'voc'}"]
+    assert main(["val", f"weights={run / 'weights' / 'best.pt'}", "save_json=true", *data]) == 0
+    assert val_metrics[-1]["mAP50"] > 0.05
+    stats = eval_coco(tmp_path / "runs" / "val" / "ground_truth.json", tmp_path / "runs" / "val" / "predictions.json",
+                      capsys)
+    assert stats[0] == pytest.approx(val_metrics[-1]["mAP50-95"], abs=1e-4)
+    assert stats[1] == pytest.approx(val_metrics[-1]["mAP50"], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_save_json_on_coco_data_scores_against_the_datasets_own_file(trained, val_metrics, tmp_path, monkeypatch,
+                                                                      capsys):
+    workdir, run = trained
+    monkeypatch.chdir(tmp_path)
+    assert main(["convert", f"data={workdir / 'data' / 'data.yaml'}", "to=coco", "out=coco"]) == 0
+    gt = tmp_path / "coco" / "annotations" / "instances_val.json"
+    assert main(["val", f"weights={run / 'weights' / 'best.pt'}", f"data={gt}", "save_json=true"]) == 0
+    predictions = tmp_path / "runs" / "val" / "predictions.json"
+    assert not (tmp_path / "runs" / "val" / "ground_truth.json").exists()  # the dataset's own file is the truth
+    stats = eval_coco(gt, predictions, capsys)
+    assert val_metrics[-1]["mAP50"] > 0.05
+    assert stats[0] == pytest.approx(val_metrics[-1]["mAP50-95"], abs=1e-4)
+    assert stats[1] == pytest.approx(val_metrics[-1]["mAP50"], abs=1e-4)
+    file_ids = {c["id"] for c in json.loads(gt.read_text())["categories"]}
+    assert {d["category_id"] for d in json.loads(predictions.read_text())} <= file_ids
