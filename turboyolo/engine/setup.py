@@ -57,8 +57,8 @@ class TrainingSetup:
     bad_steps: int = 0
     mfu: float | None = None
     history: list = field(default_factory=list)  # one row per finished epoch (results.csv is written from it)
-    epoch_partial: dict = field(default_factory=dict)
-    category_ids: list | None = None  # COCO data: the dataset's category id of each class (save_json)  # loss sums of a resumed epoch's batches before the checkpoint
+    epoch_partial: dict = field(default_factory=dict)  # loss sums of a resumed epoch's batches before the checkpoint
+    category_ids: list | None = None  # COCO data: the dataset's category id of each class (save_json)
     extra: dict = field(default_factory=dict)
 
     def mfu_from(self, images_per_s_per_rank: float) -> float:
