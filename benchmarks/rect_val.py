@@ -22,8 +22,8 @@ from turboyolo.config import build_config
 from turboyolo.data.formats import load_dataset
 from turboyolo.data.image_cache import open_image_cache
 from turboyolo.data.loader import build_dataloader
-from turboyolo.dist.env import read_env
-from turboyolo.dist.strategy import Strategy
+from turboyolo.distributed.env import read_env
+from turboyolo.distributed.strategy import Strategy
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.engine.validator import validate
 

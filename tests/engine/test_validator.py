@@ -9,7 +9,7 @@ from torch import nn
 from turboyolo.config import build_config
 from turboyolo.data.loader import build_dataloader
 from turboyolo.data.records import ImageRecord
-from turboyolo.dist.factory import setup_distributed
+from turboyolo.distributed.factory import setup_distributed
 from turboyolo.engine.checkpoint import eval_model
 from turboyolo.engine.validator import validate
 from turboyolo.model.build import build_model

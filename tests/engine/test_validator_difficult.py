@@ -12,8 +12,8 @@ from torch import nn
 
 from tests.data.dataset_fixtures import make_voc
 from turboyolo.config import build_config
-from turboyolo.dist.env import read_env
-from turboyolo.dist.strategy import Strategy
+from turboyolo.distributed.env import read_env
+from turboyolo.distributed.strategy import Strategy
 
 ORDINARY = (4, 4, 30, 30)
 DIFFICULT_FOUND = (34, 4, 62, 40)

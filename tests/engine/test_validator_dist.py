@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-from tests.dist.toy import run_ranks
+from tests.distributed.toy import run_ranks
 from turboyolo.config import build_config
-from turboyolo.dist.env import read_env
-from turboyolo.dist.strategy import Strategy
+from turboyolo.distributed.env import read_env
+from turboyolo.distributed.strategy import Strategy
 
 VAL_IMAGES = 17
 BATCH = 3  # per rank: 3 + 3 + 3 on rank 0, 3 + 3 + 2 on rank 1

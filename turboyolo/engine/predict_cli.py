@@ -23,7 +23,7 @@ def _draw(image, dets, names):
 
 
 def run(cfg, positional=None) -> int:
-    from turboyolo.dist.env import select_device
+    from turboyolo.distributed.env import select_device
     from turboyolo.engine.checkpoint import load_checkpoint
     from turboyolo.engine.checkpoint_settings import PREDICT_KEYS, adopt_checkpoint_settings
     from turboyolo.engine.predictor import Predictor, list_sources

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from turboyolo.config import ConfigError, adopt_saved
-from turboyolo.dist.env import elastic_restart_count
+from turboyolo.distributed.env import elastic_restart_count
 from turboyolo.engine.checkpoint import load_checkpoint
 from turboyolo.engine.run_dir import lock_holder, newest_last_checkpoint
 

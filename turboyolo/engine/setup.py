@@ -135,7 +135,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     from turboyolo.data.formats import load_dataset
     from turboyolo.data.image_cache import open_image_cache
     from turboyolo.data.loader import build_dataloader
-    from turboyolo.dist.factory import setup_distributed
+    from turboyolo.distributed.factory import setup_distributed
     from turboyolo.loss.detection_loss import DetectionLoss
     from turboyolo.model.build import build_model
     from turboyolo.perf.timing import StepTimer
@@ -167,7 +167,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(env.device, memory_format=memory_format)
     if cfg.sync_bn and env.is_distributed:
-        from turboyolo.dist.sync_bn import convert_sync_batchnorm
+        from turboyolo.distributed.sync_bn import convert_sync_batchnorm
 
         model = convert_sync_batchnorm(model)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 
 def run(cfg, positional=None) -> int:
-    from turboyolo.dist.launch import requested_world_size, should_spawn, spawn_training
+    from turboyolo.distributed.launch import requested_world_size, should_spawn, spawn_training
     from turboyolo.engine.trainer import Trainer
 
     if isinstance(cfg.nproc, list):

@@ -1,7 +1,7 @@
 """The training loop: setup -> (train_epoch -> validate -> save) x epochs -> final report.
 
 The loop is the same on one CPU, one GPU and many nodes: everything distributed goes through the
-Strategy object (turboyolo/dist), everything timed through the StepTimer (turboyolo/perf).
+Strategy object (turboyolo/distributed), everything timed through the StepTimer (turboyolo/perf).
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ def run(cfg, positional=None) -> int:
     from turboyolo.data.formats import load_dataset
     from turboyolo.data.image_cache import open_image_cache
     from turboyolo.data.loader import build_dataloader
-    from turboyolo.dist.factory import setup_distributed
+    from turboyolo.distributed.factory import setup_distributed
     from turboyolo.engine import amp as amp_lib
     from turboyolo.engine.checkpoint import eval_model, load_checkpoint
     from turboyolo.engine.checkpoint_settings import VAL_KEYS, adopt_checkpoint_settings

@@ -74,7 +74,7 @@ def bench_hw_command(cfg) -> dict:
     """Measure the ceilings (allreduce too when launched by torchrun), cache them, print them."""
     import torch.distributed as dist
 
-    from turboyolo.dist.env import read_env
+    from turboyolo.distributed.env import read_env
     from turboyolo.perf.hardware import measure_peak, save_peak
 
     if cfg.threads:

@@ -109,7 +109,7 @@ def _trainer_run(cfg) -> dict:
 
 def fallback_training_loop(cfg) -> dict:
     """forward + loss + backward + SGD step on random images, timed with StepTimer."""
-    from turboyolo.dist.env import select_device
+    from turboyolo.distributed.env import select_device
     from turboyolo.loss import DetectionLoss
     from turboyolo.model import build_model
     from turboyolo.perf.timing import StepTimer
@@ -166,7 +166,7 @@ def loader_images_per_s(cfg, batches: int) -> float | None:
 
 def bench_model(cfg) -> dict:
     """All `bench model` figures as one dict (see the module docstring)."""
-    from turboyolo.dist.env import select_device
+    from turboyolo.distributed.env import select_device
     from turboyolo.engine.amp import resolve_amp
     from turboyolo.loss import DetectionLoss
     from turboyolo.model import build_model

@@ -15,9 +15,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.distributed.algorithms.ddp_comm_hooks import post_localSGD_hook
 
-from turboyolo.dist.comm_hooks import CommTimer
-from turboyolo.dist.ddp import wrap_ddp
-from turboyolo.dist.group_strategy import ProcessGroupStrategy, average_in_place, float_buffers
+from turboyolo.distributed.comm_hooks import CommTimer
+from turboyolo.distributed.ddp import wrap_ddp
+from turboyolo.distributed.group_strategy import ProcessGroupStrategy, average_in_place, float_buffers
 
 
 def node_subgroups(world_size: int, ranks_per_group: int):

@@ -14,9 +14,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from turboyolo.dist.env import DistEnv
-from turboyolo.dist.strategy import Strategy
-from turboyolo.dist.sync_bn import convert_sync_batchnorm
+from turboyolo.distributed.env import DistEnv
+from turboyolo.distributed.strategy import Strategy
+from turboyolo.distributed.sync_bn import convert_sync_batchnorm
 
 _OPS = {"sum": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN, "mean": dist.ReduceOp.SUM}
 
@@ -92,7 +92,7 @@ class ProcessGroupStrategy(Strategy):
     def close(self) -> None:
         """Leave the group; while an exception is propagating, leave it to process exit instead, so
         this rank's error is reported before its peers fail with 'connection closed by peer'."""
-        from turboyolo.dist.process_group import destroy_process_group
+        from turboyolo.distributed.process_group import destroy_process_group
 
         if self.watchdog is not None:
             self.watchdog.stop()

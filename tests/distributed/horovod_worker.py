@@ -1,6 +1,6 @@
 """horovodrun worker: trains the toy CNN with engine=horovod (with accumulation), saves each rank's weights.
 
-    horovodrun -np 2 -H localhost:2 --gloo python tests/dist/horovod_worker.py OUT_DIR
+    horovodrun -np 2 -H localhost:2 --gloo python tests/distributed/horovod_worker.py OUT_DIR
 """
 import sys
 from pathlib import Path
@@ -9,9 +9,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 
-from tests.dist.toy import train_toy  # noqa: E402
+from tests.distributed.toy import train_toy  # noqa: E402
 from turboyolo.config import build_config  # noqa: E402
-from turboyolo.dist.factory import setup_distributed, teardown  # noqa: E402
+from turboyolo.distributed.factory import setup_distributed, teardown  # noqa: E402
 
 if __name__ == "__main__":
     env, strategy = setup_distributed(build_config({"engine": "horovod", "device": "cpu", "threads": 1}),

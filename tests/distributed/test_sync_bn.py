@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from tests.dist.toy import rank_slice, run_ranks
-from turboyolo.dist.sync_bn import CpuSyncBatchNorm, convert_sync_batchnorm, revert_sync_batchnorm
+from tests.distributed.toy import rank_slice, run_ranks
+from turboyolo.distributed.sync_bn import CpuSyncBatchNorm, convert_sync_batchnorm, revert_sync_batchnorm
 
 
 def _reference_and_synced():

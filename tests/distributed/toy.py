@@ -72,7 +72,7 @@ def train_toy(strategy, rank: int, world: int, steps: int, global_batch: int, ac
 
 
 def _run_and_save(fn, out_dir: str, cfg):
-    from turboyolo.dist.factory import setup_distributed, teardown
+    from turboyolo.distributed.factory import setup_distributed, teardown
 
     env, strategy = setup_distributed(cfg, quiet_workers=False)
     try:
@@ -84,7 +84,7 @@ def _run_and_save(fn, out_dir: str, cfg):
 
 def run_ranks(fn, world: int = 2, **overrides) -> list:
     """fn(cfg, env, strategy) on `world` spawned gloo ranks (fn must be module-level); results by rank."""
-    from turboyolo.dist.launch import launch
+    from turboyolo.distributed.launch import launch
 
     cfg = build_config({"nproc": world, "threads": 1, "device": "cpu", **overrides})
     with tempfile.TemporaryDirectory() as out:

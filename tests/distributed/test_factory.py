@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from turboyolo.config import build_config
-from turboyolo.dist.env import DistEnv
-from turboyolo.dist.factory import SYNC_STRATEGIES, make_strategy, setup_distributed, teardown, threads_per_process
-from turboyolo.dist.strategy import Strategy
+from turboyolo.distributed.env import DistEnv
+from turboyolo.distributed.factory import SYNC_STRATEGIES, make_strategy, setup_distributed, teardown, threads_per_process
+from turboyolo.distributed.strategy import Strategy
 
 
 def test_one_process_gets_the_plain_strategy_whatever_the_sync(monkeypatch):

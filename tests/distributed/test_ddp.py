@@ -2,11 +2,11 @@
 import pytest
 import torch
 
-from tests.dist.toy import ToyNet, max_state_diff, run_ranks, train_toy
+from tests.distributed.toy import ToyNet, max_state_diff, run_ranks, train_toy
 from turboyolo.config import build_config
-from turboyolo.dist.ddp import DDPStrategy
-from turboyolo.dist.env import DistEnv
-from turboyolo.dist.strategy import Strategy
+from turboyolo.distributed.ddp import DDPStrategy
+from turboyolo.distributed.env import DistEnv
+from turboyolo.distributed.strategy import Strategy
 
 STEPS, PER_RANK_BATCH = 6, 4
 # fp32 sums taken in a different order (two half batches + all-reduce) drift by a few ulps per step

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.dist.toy import max_state_diff, train_toy
+from tests.distributed.toy import max_state_diff, train_toy
 from turboyolo.config import build_config
-from turboyolo.dist.env import DistEnv
-from turboyolo.dist.strategy import Strategy
+from turboyolo.distributed.env import DistEnv
+from turboyolo.distributed.strategy import Strategy
 
 WORKER = Path(__file__).with_name("toy_ddp_worker.py")
 STEPS = 8

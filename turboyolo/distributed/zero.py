@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
-from turboyolo.dist.ddp import DDPStrategy
+from turboyolo.distributed.ddp import DDPStrategy
 
 
 class ZeroStrategy(DDPStrategy):

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.dist.toy import max_state_diff
+from tests.distributed.toy import max_state_diff
 from turboyolo.config import build_config
-from turboyolo.dist.env import DistEnv
-from turboyolo.dist.factory import make_strategy
+from turboyolo.distributed.env import DistEnv
+from turboyolo.distributed.factory import make_strategy
 
 HAVE_HOROVOD = importlib.util.find_spec("horovod") is not None
 

@@ -11,8 +11,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from turboyolo.dist.env import DistEnv, select_device
-from turboyolo.dist.strategy import Strategy
+from turboyolo.distributed.env import DistEnv, select_device
+from turboyolo.distributed.strategy import Strategy
 
 _HVD = None
 

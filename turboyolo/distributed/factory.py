@@ -7,15 +7,15 @@ import sys
 
 import torch
 
-from turboyolo.dist.env import DistEnv, read_env
-from turboyolo.dist.strategy import Strategy
+from turboyolo.distributed.env import DistEnv, read_env
+from turboyolo.distributed.strategy import Strategy
 
 # cfg.sync -> "module:Class"; imported only when chosen (FSDP and Horovod imports are heavy/optional).
 SYNC_STRATEGIES = {
-    "ddp": "turboyolo.dist.ddp:DDPStrategy",
-    "localsgd": "turboyolo.dist.local_sgd:LocalSGDStrategy",
-    "zero": "turboyolo.dist.zero:ZeroStrategy",
-    "fsdp": "turboyolo.dist.fsdp:FSDPStrategy",
+    "ddp": "turboyolo.distributed.ddp:DDPStrategy",
+    "localsgd": "turboyolo.distributed.local_sgd:LocalSGDStrategy",
+    "zero": "turboyolo.distributed.zero:ZeroStrategy",
+    "fsdp": "turboyolo.distributed.fsdp:FSDPStrategy",
 }
 
 
@@ -28,7 +28,7 @@ def make_strategy(cfg, env: DistEnv, watchdog=None) -> Strategy:
     """The Strategy for cfg.engine / cfg.sync; the plain single-process one when world_size is 1."""
     engine = cfg.get("engine", "torch")
     if engine == "horovod":
-        return _load("turboyolo.dist.horovod:HorovodStrategy")(cfg, env)
+        return _load("turboyolo.distributed.horovod:HorovodStrategy")(cfg, env)
     if engine != "torch":
         raise ValueError(f"engine={engine!r}: expected torch or horovod")
     if not env.is_distributed:
@@ -59,7 +59,7 @@ def setup_distributed(cfg, quiet_workers: bool = True) -> tuple[DistEnv, Strateg
     Works for a single process, torchrun, Slurm srun, launch.py spawns and (engine=horovod) horovodrun.
     """
     if cfg.get("engine", "torch") == "horovod":
-        from turboyolo.dist.horovod import init_horovod
+        from turboyolo.distributed.horovod import init_horovod
 
         env = init_horovod(cfg)
     else:
@@ -67,8 +67,8 @@ def setup_distributed(cfg, quiet_workers: bool = True) -> tuple[DistEnv, Strateg
     torch.set_num_threads(threads_per_process(cfg, env))
     watchdog = None
     if env.is_distributed and cfg.get("engine", "torch") == "torch":
-        from turboyolo.dist.process_group import init_process_group, open_side_store
-        from turboyolo.dist.watchdog import Watchdog, pg_timeout_s
+        from turboyolo.distributed.process_group import init_process_group, open_side_store
+        from turboyolo.distributed.watchdog import Watchdog, pg_timeout_s
 
         timeout_s = float(cfg.get("dist_timeout", 1800))
         init_process_group(env, cfg.get("dist_backend", "auto"), pg_timeout_s(timeout_s))

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from turboyolo.dist.process_group import check_socket_ifname, resolve_backend, restart_prefix, route_interface
+from turboyolo.distributed.process_group import check_socket_ifname, resolve_backend, restart_prefix, route_interface
 
 
 def test_backend_auto_follows_the_device():

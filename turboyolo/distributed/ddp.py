@@ -4,8 +4,8 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from turboyolo.dist.comm_hooks import CommTimer, register_compression_hook
-from turboyolo.dist.group_strategy import ProcessGroupStrategy
+from turboyolo.distributed.comm_hooks import CommTimer, register_compression_hook
+from turboyolo.distributed.group_strategy import ProcessGroupStrategy
 
 
 def wrap_ddp(model: nn.Module, cfg, env, backend: str) -> DistributedDataParallel:

@@ -5,9 +5,9 @@ One spawn runs them all, one after another in the same process group, to keep th
 import pytest
 import torch
 
-from tests.dist.toy import ToyNet, max_state_diff, rank_slice, run_ranks, toy_batch, train_toy
+from tests.distributed.toy import ToyNet, max_state_diff, rank_slice, run_ranks, toy_batch, train_toy
 from turboyolo.config import build_config
-from turboyolo.dist.factory import make_strategy
+from turboyolo.distributed.factory import make_strategy
 from turboyolo.paths import cache_root
 
 STEPS, GLOBAL_BATCH = 16, 16
@@ -121,7 +121,7 @@ def test_zero_consolidates_the_optimizer_state_on_rank0(results):
 @pytest.mark.dist
 @pytest.mark.slow
 def test_fsdp_checkpoint_loads_into_a_single_process_model(results):
-    from turboyolo.dist.fsdp import load_dcp_into_model
+    from turboyolo.distributed.fsdp import load_dcp_into_model
 
     full = results[0]["fsdp"]["state"]
     assert results[1]["fsdp"]["state"] == {}  # the full state is gathered on rank 0 only

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from turboyolo.config import ConfigError
-from turboyolo.dist.env import cuda_ids, select_device
+from turboyolo.distributed.env import cuda_ids, select_device
 
 
 @pytest.fixture

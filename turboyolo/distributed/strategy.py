@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-from turboyolo.dist.env import DistEnv
+from turboyolo.distributed.env import DistEnv
 
 
 class Strategy:

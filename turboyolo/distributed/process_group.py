@@ -15,7 +15,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from turboyolo.dist.env import DistEnv, elastic_restart_count
+from turboyolo.distributed.env import DistEnv, elastic_restart_count
 
 # Kept so the watchdog can post heartbeats through the same (prefixed) store.
 _STORE: dist.Store | None = None

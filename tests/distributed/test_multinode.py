@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.dist.test_elastic import STEPS, WORKER, uninterrupted_weights
-from tests.dist.toy import max_state_diff
+from tests.distributed.test_elastic import STEPS, WORKER, uninterrupted_weights
+from tests.distributed.toy import max_state_diff
 
 HOST_ADDR, OTHER_ADDR = "10.77.0.1", "10.77.0.2"
 RDZV_PORT = 29477  # namespaces start with no listeners: any port is free

@@ -4,8 +4,8 @@ import time
 import pytest
 import torch.distributed as dist
 
-from tests.dist.toy import run_ranks
-from turboyolo.dist.watchdog import EXIT_CODE_HANG, Watchdog
+from tests.distributed.toy import run_ranks
+from turboyolo.distributed.watchdog import EXIT_CODE_HANG, Watchdog
 
 
 def test_report_names_the_collective_and_the_rank_outside_it():
@@ -40,7 +40,7 @@ def test_no_report_while_collectives_finish_in_time():
 
 
 def _rank1_hangs(cfg, env, strategy):
-    from turboyolo.dist.process_group import open_side_store
+    from turboyolo.distributed.process_group import open_side_store
 
     strategy.watchdog.stop()  # swap in a short-timeout watchdog (dist_timeout's minimum is 10 s)
     strategy.watchdog = Watchdog(env.rank, env.world_size, 1.5, open_side_store(), interval_s=0.2).start()

@@ -26,7 +26,7 @@ from torch.distributed.checkpoint.state_dict import (
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-from turboyolo.dist.group_strategy import ProcessGroupStrategy, average_in_place, broadcast_module_state, float_buffers
+from turboyolo.distributed.group_strategy import ProcessGroupStrategy, average_in_place, broadcast_module_state, float_buffers
 
 MIN_UNIT_PARAMS = 1_000_000  # smaller blocks are not worth a separate all-gather
 

@@ -1,6 +1,6 @@
 """torchrun entry for tests that need every rank's final weights from the real Trainer:
 
-    python -m torch.distributed.run ... tests/dist/trainer_worker.py OUT_DIR key=value ...
+    python -m torch.distributed.run ... tests/distributed/trainer_worker.py OUT_DIR key=value ...
 Each rank writes OUT_DIR/weights_rank{R}.pt through an on_fit_end callback.
 """
 import sys

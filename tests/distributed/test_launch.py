@@ -5,9 +5,9 @@ import time
 import pytest
 import torch.multiprocessing as mp
 
-from tests.dist.toy import run_ranks
+from tests.distributed.toy import run_ranks
 from turboyolo.config import build_config
-from turboyolo.dist.launch import requested_world_size, should_spawn
+from turboyolo.distributed.launch import requested_world_size, should_spawn
 
 
 def test_world_size_comes_from_the_device_list_or_nproc(monkeypatch):

@@ -10,7 +10,7 @@ import numpy as np
 import psutil
 import pytest
 
-from tests.dist.toy import run_ranks
+from tests.distributed.toy import run_ranks
 
 IMAGES, WIDTH, HEIGHT = 12, 1024, 768  # 12 x 1024 x 768 x 3 = 28 MB of cache; flat images decode fast
 

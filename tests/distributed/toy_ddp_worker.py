@@ -2,7 +2,7 @@
 every step, optionally SIGKILLs rank 1, resumes from the checkpoint after a restart.
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 --max-restarts=2 \
-        tests/dist/toy_ddp_worker.py OUT_DIR STEPS KILL_STEPS
+        tests/distributed/toy_ddp_worker.py OUT_DIR STEPS KILL_STEPS
 KILL_STEPS: comma list; the n-th entry is the step at which rank 1 dies in incarnation n ("" = none).
 Writes OUT_DIR/final_rank{R}.pt (weights, incarnation) on every rank and steps.log on rank 0.
 """
@@ -16,9 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from tests.dist.toy import ToyNet, rank_slice, toy_batch  # noqa: E402
+from tests.distributed.toy import ToyNet, rank_slice, toy_batch  # noqa: E402
 from turboyolo.config import build_config  # noqa: E402
-from turboyolo.dist.factory import setup_distributed, teardown  # noqa: E402
+from turboyolo.distributed.factory import setup_distributed, teardown  # noqa: E402
 
 GLOBAL_BATCH = 8
 
