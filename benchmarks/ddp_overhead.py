@@ -73,22 +73,26 @@ def _batches(cfg, rank: int, world: int, data: str, count: int) -> list:
 
 
 def _trainable(model, cfg):
+    """The trainer's own TrainStep around `model` (plain or DDP-wrapped), with its loss and optimizer."""
+    from turboyolo.distributed.env import DistEnv
+    from turboyolo.distributed.strategy import Strategy
     from turboyolo.engine.optim import build_optimizer
+    from turboyolo.engine.train_step import DetectionTask, TrainStep
     from turboyolo.loss.detection_loss import DetectionLoss
 
-    loss_fn = DetectionLoss(model if not hasattr(model, "module") else model.module, box=cfg.box, cls=cfg.cls,
-                            dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha, beta=cfg.tal_beta)
-    optimizer = build_optimizer(model if not hasattr(model, "module") else model.module, "adamw", 1e-3, 0.9, 5e-4)
-    return model, loss_fn, optimizer
+    plain = model.module if hasattr(model, "module") else model
+    loss_fn = DetectionLoss(plain, box=cfg.box, cls=cfg.cls, dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha,
+                            beta=cfg.tal_beta)
+    optimizer = build_optimizer(plain, "adamw", 1e-3, 0.9, 5e-4)
+    # the base Strategy: DDP already averages in backward; the step adds the trainer's finite-norm check
+    return TrainStep(Strategy(cfg, DistEnv()), model, DetectionTask(loss_fn, torch.device("cpu"), None), optimizer,
+                     model=plain)
 
 
-def _train_steps(trainable, batches: list) -> None:
-    model, loss_fn, optimizer = trainable
-    for images, targets in batches:
-        loss, _ = loss_fn(model(images), targets)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
+def _train_steps(runner, batches: list) -> None:
+    for step, (images, targets) in enumerate(batches):
+        runner.micro(images, targets)
+        runner.step(step + 1)
 
 
 def worker(out: Path, imgsz: int, batch: int, rounds: int, steps: int, data: str) -> None:

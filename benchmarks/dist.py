@@ -72,7 +72,7 @@ class StepClock:
     def __call__(self, trainer) -> None:
         self.stamps.append(time.perf_counter())
         if len(self.stamps) == self.warmup:
-            trainer.s.timer.reset()  # the trainer's phase totals count only the timed steps
+            trainer.setup.timer.reset()  # the trainer's phase totals count only the timed steps
 
 
 def worker(out: Path, warmup: int, pairs: dict) -> None:
@@ -82,7 +82,7 @@ def worker(out: Path, warmup: int, pairs: dict) -> None:
     clock = StepClock(warmup)
     trainer = Trainer(build_config(pairs), callbacks={"on_optimizer_step": [clock]})
     trainer.fit()
-    s = trainer.s
+    s = trainer.setup
     if not s.env.is_main:
         return
     timing = s.timer.summary()  # totals since the reset after the warm-up steps

@@ -46,27 +46,31 @@ def rank_slice(t: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     return t[rank * per:(rank + 1) * per]
 
 
+def cross_entropy_task(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    loss = F.cross_entropy(model(x), y)
+    return loss, loss.detach()
+
+
 def train_toy(strategy, rank: int, world: int, steps: int, global_batch: int, accumulate: int = 1,
               lr: float = 0.1, momentum: float = 0.9, model: nn.Module | None = None):
-    """SGD on toy batches through `strategy`; returns (wrapped, optimizer, per-step mean losses)."""
+    """SGD on toy batches through `strategy` and the trainer's own TrainStep; returns (wrapped, optimizer,
+    per-step mean losses)."""
+    from turboyolo.engine.train_step import TrainStep
+
     if model is None:
         torch.manual_seed(0)
         model = ToyNet()
     wrapped = strategy.wrap(model)
     optimizer = strategy.make_optimizer(lambda m: torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum), wrapped)
+    runner = TrainStep(strategy, wrapped, cross_entropy_task, optimizer, loss_scale=1.0 / accumulate)
     losses = []
     for step in range(steps):
         step_loss = torch.zeros(())
         for micro in range(accumulate):
             x, y = toy_batch(step * accumulate + micro, global_batch)
             x, y = rank_slice(x, rank, world), rank_slice(y, rank, world)
-            with strategy.sync_context(wrapped, sync=micro == accumulate - 1):
-                loss = F.cross_entropy(wrapped(x), y) / accumulate
-                loss.backward()
-            step_loss += loss.detach()
-        strategy.optimizer_step(optimizer, None, strategy.unwrap(wrapped).parameters(), 0.0)
-        strategy.zero_grad(optimizer)
-        strategy.after_step(wrapped, step + 1)
+            step_loss += runner.micro(x, y, communicate=micro == accumulate - 1) / accumulate
+        runner.step(step + 1)
         losses.append(float(strategy.all_reduce(step_loss, "mean")))
     return wrapped, optimizer, losses
 

@@ -17,8 +17,8 @@ OUT = Path(sys.argv[1])
 
 
 def save_rank_weights(trainer) -> None:
-    state = {k: v.detach().cpu() for k, v in trainer.s.model.state_dict().items()}
-    torch.save({"model": state, "step": trainer.s.step}, OUT / f"weights_rank{trainer.s.env.rank}.pt")
+    state = {k: v.detach().cpu() for k, v in trainer.setup.model.state_dict().items()}
+    torch.save({"model": state, "step": trainer.state.step}, OUT / f"weights_rank{trainer.setup.env.rank}.pt")
 
 
 if __name__ == "__main__":

@@ -143,13 +143,13 @@ def test_max_bad_steps_mid_epoch_is_not_a_finished_epoch(tiny_data, tmp_path):
     trainer = Trainer(small(tiny_data, tmp_path, epochs=1, max_bad_steps=2))
 
     def poison_after_first_step(trainer):
-        real = trainer.s.loss_fn
+        real = trainer.task.loss_fn
 
         def nan_from_step_1(raw, targets):
             loss, parts = real(raw, targets)
-            return (loss * float("nan") if trainer.s.iteration >= 1 else loss), parts
+            return (loss * float("nan") if trainer.state.iteration >= 1 else loss), parts
 
-        trainer.s.loss_fn = nan_from_step_1
+        trainer.task.loss_fn = nan_from_step_1
 
     trainer.callbacks = {"on_train_start": [poison_after_first_step]}
     with pytest.warns(UserWarning, match="non-finite"):
@@ -179,10 +179,10 @@ def _nan_at_forward(k):
 def test_one_nan_batch_leaves_model_buffers_and_ema_as_they_were(tiny_data, tmp_path):
     clean = Trainer(small(tiny_data, tmp_path / "clean", epochs=3)).fit()
     trainer = Trainer(small(tiny_data, tmp_path / "bad", epochs=3))
-    trainer.callbacks = {"on_train_start": [lambda t: t.s.model.register_forward_pre_hook(_nan_at_forward(3))]}
+    trainer.callbacks = {"on_train_start": [lambda t: t.setup.model.register_forward_pre_hook(_nan_at_forward(3))]}
     with pytest.warns(UserWarning, match="non-finite"):
         bad = trainer.fit()
-    s = trainer.s
+    s = trainer.setup
     for tensor in [*s.model.buffers(), *s.ema.module.state_dict().values()]:
         assert torch.isfinite(tensor.float()).all()
     for name in ("last.pt", "best.pt"):
@@ -195,7 +195,7 @@ def test_one_nan_batch_leaves_model_buffers_and_ema_as_they_were(tiny_data, tmp_
 def test_final_report_validates_best_pt(tiny_data, tmp_path):
     def no_later_improvement(trainer):
         if len(trainer.history) == 1:
-            trainer.s.best_fitness = float("inf")  # epoch 1 stays best; later epochs do not replace best.pt
+            trainer.state.best_fitness = float("inf")  # epoch 1 stays best; later epochs do not replace best.pt
 
     summary = Trainer(small(tiny_data, tmp_path, epochs=2), callbacks={"on_epoch_end": [no_later_improvement]}).fit()
     rows = list(csv.DictReader((tmp_path / "run/results.csv").open()))
@@ -208,4 +208,4 @@ def test_resume_keeps_a_given_lr0_under_optimizer_auto(tiny_data, tmp_path):
     Trainer(small(tiny_data, tmp_path, epochs=1, val=False, optimizer="auto", lr0=0.0025)).fit()
     trainer = Trainer(build_config(dict(resume=str(tmp_path / "run/weights/last.pt"), epochs=2, verbose=False)))
     trainer.fit()
-    assert trainer.s.derived.lr0 == pytest.approx(0.0025)
+    assert trainer.setup.derived.lr0 == pytest.approx(0.0025)

@@ -32,7 +32,7 @@ class Crash(RuntimeError):
 
 def crash_at_step(step):
     def callback(trainer):
-        if trainer.s.step == step:
+        if trainer.state.step == step:
             raise Crash(f"simulated crash at step {step}")
 
     return callback
@@ -105,13 +105,13 @@ def test_non_finite_loss_stops_with_clear_message(tiny_data, tmp_path):
     trainer = Trainer(cfg)
 
     def poison(trainer):  # make every later loss NaN
-        real = trainer.s.loss_fn
+        real = trainer.task.loss_fn
 
         def nan_loss(raw, targets):
             loss, parts = real(raw, targets)
             return loss * float("nan"), parts
 
-        trainer.s.loss_fn = nan_loss
+        trainer.task.loss_fn = nan_loss
 
     trainer.callbacks = {"on_train_start": [poison]}
     with pytest.warns(UserWarning, match="non-finite loss"):

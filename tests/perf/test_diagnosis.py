@@ -77,13 +77,13 @@ def test_resolved_bf16_is_not_advised_bf16():
     assert "amp=bf16" in diagnose(breakdown(forward=1), 0.02, settings=off, amp_dtype=None)[-1]
 
 
-def test_training_setup_passes_its_resolved_amp(capsys):
+def test_run_logger_passes_the_resolved_amp(capsys, tmp_path):
     from turboyolo.config import build_config
-    from turboyolo.engine.setup import TrainingSetup
+    from turboyolo.engine.run_logger import RunLogger
 
-    setup = SimpleNamespace(cfg=build_config({"amp": "auto", "compile": True}), env=SimpleNamespace(world_size=1),
-                            amp_dtype=torch.bfloat16)
-    TrainingSetup.print_diagnosis(setup, {**breakdown(forward=40, backward=60), "mfu": 0.02}, "at the end of training")
+    logger = RunLogger(SimpleNamespace(path=tmp_path), verbose=True, plots=False, world_size=1,
+                       amp_dtype=torch.bfloat16, settings=dict(build_config({"amp": "auto", "compile": True})))
+    logger.print_diagnosis({**breakdown(forward=40, backward=60), "mfu": 0.02}, "at the end of training")
     out = capsys.readouterr().out
     assert "low utilisation" in out and "amp=bf16" not in out
 

@@ -56,6 +56,7 @@ class FSDPStrategy(ProcessGroupStrategy):
     """
 
     name = "fsdp"
+    supports_ema = False  # the EMA would need the full weights every step
 
     def __init__(self, cfg, env, watchdog=None, min_unit_params: int = MIN_UNIT_PARAMS):
         super().__init__(cfg, env, watchdog)

@@ -23,6 +23,7 @@ class Strategy:
     """
 
     name = "single"
+    supports_ema = True  # False where each rank holds only a shard of the weights (FSDP)
 
     def __init__(self, cfg, env: DistEnv):
         self.cfg = cfg

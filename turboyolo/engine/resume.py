@@ -101,25 +101,20 @@ def restore_train_state(s, ckpt: dict) -> None:
     """Put the checkpoint's training state into a freshly built TrainingSetup `s`."""
     from turboyolo.engine.checkpoint import restore_rng
 
-    state = ckpt["train_state"]
-    if state["optimizer"] is not None:
-        s.strategy.load_optimizer_state(s.optimizer, state["optimizer"])
-    if s.ema is not None and state["ema"] is not None:
-        s.ema.load_state_dict(state["ema"])
-    if s.scaler is not None and state["scaler"]:
-        s.scaler.load_state_dict(state["scaler"])
-    restore_rng(state["rng"])
-    s.start_epoch = int(ckpt["epoch"])
-    s.resume_samples = int(state["samples_in_epoch"])
-    s.step, s.iteration = int(ckpt["step"]), int(state["iteration"])
-    s.best_fitness, s.best_epoch = float(state["best_fitness"]), int(state["best_epoch"])
-    if "history" in state:
-        s.history = [dict(row) for row in state["history"]][: s.start_epoch]
-    elif s.run_dir is not None:  # a checkpoint from before the history travelled in it: keep the CSV's rows
-        s.history = [row for row in s.run_dir.read_results() if int(row["epoch"]) <= s.start_epoch]
-    s.epoch_partial = dict(state.get("epoch_partial") or {})
+    saved = ckpt["train_state"]
+    if saved["optimizer"] is not None:
+        s.strategy.load_optimizer_state(s.optimizer, saved["optimizer"])
+    if s.ema is not None and saved["ema"] is not None:
+        s.ema.load_state_dict(saved["ema"])
+    if s.scaler is not None and saved["scaler"]:
+        s.scaler.load_state_dict(saved["scaler"])
+    restore_rng(saved["rng"])
+    state = s.state
+    state.load_state_dict(saved, epoch=ckpt["epoch"], step=ckpt["step"])
+    if "history" not in saved and s.run_dir is not None:  # saved before the history travelled in last.pt
+        state.history = [row for row in s.run_dir.read_results() if int(row["epoch"]) <= state.epoch]
     if s.run_dir is not None:
-        s.run_dir.write_results(s.history)  # rows a kill kept out of results.csv come back from last.pt
+        s.run_dir.write_results(state.history)  # rows a kill kept out of results.csv come back from last.pt
     if s.env.is_main and s.cfg.verbose:
-        print(f"resuming {s.cfg.resume}: epoch {s.start_epoch + 1}/{s.cfg.epochs}, "
-              f"{s.resume_samples} samples in, step {s.step}")
+        print(f"resuming {s.cfg.resume}: epoch {state.epoch + 1}/{s.cfg.epochs}, "
+              f"{state.samples_in_epoch} samples in, step {state.step}")

@@ -21,12 +21,16 @@ from turboyolo.engine.optim import build_optimizer, resolve_optimizer
 from turboyolo.engine.resume import (ELASTIC_MARK, elastic_run_dir, load_resume_checkpoint, resolve_resume_path,
                                      restore_train_state)
 from turboyolo.engine.run_dir import RunDir, next_run_dir
+from turboyolo.engine.run_logger import RunLogger
 from turboyolo.engine.schedule import Schedule
+from turboyolo.engine.train_state import TrainState
 from turboyolo.engine.validator import validation_batch_per_rank
 
 
 @dataclass
 class TrainingSetup:
+    """The fixed parts of a run, built once; what changes as the run goes on is `state` (a TrainState)."""
+
     cfg: object
     env: object
     strategy: object
@@ -35,7 +39,7 @@ class TrainingSetup:
     model: torch.nn.Module
     wrapped: torch.nn.Module
     optimizer: torch.optim.Optimizer
-    scaler: object
+    scaler: torch.amp.GradScaler | None
     ema: ModelEMA | None
     loss_fn: object
     schedule: Schedule
@@ -46,18 +50,11 @@ class TrainingSetup:
     amp_dtype: torch.dtype | None
     memory_format: torch.memory_format
     run_dir: RunDir | None
+    state: TrainState = field(default_factory=TrainState)
+    logger: RunLogger | None = None  # rank 0 only
     train_flops_per_image: float = 0.0
     peak_flops: float = 0.0
-    start_epoch: int = 0
-    resume_samples: int = 0  # global samples of start_epoch already consumed (mid-epoch resume)
-    step: int = 0
-    iteration: int = 0
-    best_fitness: float = 0.0
-    best_epoch: int = -1
-    bad_steps: int = 0
     mfu: float | None = None
-    history: list = field(default_factory=list)  # one row per finished epoch (results.csv is written from it)
-    epoch_partial: dict = field(default_factory=dict)  # loss sums of a resumed epoch's batches before the checkpoint
     category_ids: list | None = None  # COCO data: the dataset's category id of each class (save_json)
     extra: dict = field(default_factory=dict)
 
@@ -82,37 +79,6 @@ class TrainingSetup:
         if self.env.is_main and self.cfg.verbose:
             print(f"turboyolo: cached peak {old / 1e9:.0f} GFLOP/s was below the achieved rate; "
                   f"re-measured {self.peak_flops / 1e9:.0f} GFLOP/s")
-
-    def print_diagnosis(self, row: dict, when: str) -> None:
-        try:
-            from turboyolo.perf.diagnosis import diagnose
-        except ImportError:
-            return
-        cfg = self.cfg
-        lines = diagnose(row, row.get("mfu") or None, settings=dict(cfg), world_size=self.env.world_size,
-                         amp_dtype=self.amp_dtype)
-        if lines:
-            print(f"diagnosis {when}: " + "; ".join(lines))
-
-    def write_plots(self, history: list[dict]) -> None:
-        from turboyolo.engine.plots import write_training_plots
-
-        write_training_plots(self.run_dir.path, history)
-
-    def log_scalars(self, row: dict) -> None:
-        """TensorBoard scalars when the optional `tensorboard` package is installed (CSV is always written)."""
-        if "tb" not in self.extra:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.extra["tb"] = SummaryWriter(str(self.run_dir.path / "tensorboard"))
-            except Exception:  # tensorboard not installed: CSV and plots only
-                self.extra["tb"] = None
-        if self.extra["tb"] is not None:
-            for key, value in row.items():
-                if isinstance(value, (int, float)) and key != "epoch":
-                    self.extra["tb"].add_scalar(key, value, row["epoch"])
-            self.extra["tb"].flush()
 
 
 def _seed_everything(seed: int, deterministic: bool) -> None:
@@ -182,10 +148,10 @@ def build_training_setup(cfg) -> TrainingSetup:
     loss_fn = DetectionLoss(model, box=cfg.box, cls=cfg.cls, dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha, beta=cfg.tal_beta)
     # FLOPs and the EMA copy need a plain module: FSDP refuses deepcopy once it has sharded one
     complexity = _count_complexity(model, cfg.imgsz)
-    if cfg.ema and cfg.sync == "fsdp" and env.is_distributed:
+    if cfg.ema and not strategy.supports_ema:
         cfg.ema = False
         if env.is_main:
-            print("turboyolo: ema disabled under sync=fsdp (its weights are sharded); validating the live weights")
+            print(f"turboyolo: ema disabled under sync={strategy.name} (its weights are sharded); validating the live weights")
     ema = ModelEMA(model, cfg.ema_decay, cfg.ema_tau) if cfg.ema else None
     compiled = torch.compile(model) if cfg.compile else model
     wrapped = strategy.wrap(compiled)
@@ -222,6 +188,8 @@ def build_training_setup(cfg) -> TrainingSetup:
                           StepTimer(env.device), train_loader, val_loader, val_records, amp_dtype, memory_format, run_dir)
 
     setup.category_ids = data.category_ids
+    if run_dir is not None:
+        setup.logger = RunLogger(run_dir, cfg.verbose, cfg.plots, env.world_size, amp_dtype, settings=dict(cfg))
     if ckpt is not None:
         restore_train_state(setup, ckpt)
     _report_complexity(setup, cfg, opt_name, complexity)

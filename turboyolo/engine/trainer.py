@@ -1,7 +1,9 @@
 """The training loop: setup -> (train_epoch -> validate -> save) x epochs -> final report.
 
 The loop is the same on one CPU, one GPU and many nodes: everything distributed goes through the
-Strategy object (turboyolo/distributed), everything timed through the StepTimer (turboyolo/perf).
+Strategy object (turboyolo/distributed), everything timed through the StepTimer (turboyolo/perf),
+each micro-step through TrainStep (engine/train_step.py), everything reported through the RunLogger.
+What moves forward as the run goes (position, best so far, history) is the TrainState.
 """
 from __future__ import annotations
 
@@ -10,13 +12,13 @@ import warnings
 
 import torch
 
-from turboyolo.engine import amp as amp_lib
 from turboyolo.engine import schedule as schedule_lib
 from turboyolo.engine.buffer_snapshot import BufferSnapshot
 from turboyolo.engine.checkpoint import capture_rng, load_checkpoint, strip_for_inference, write_checkpoint
 from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.resume import RunFinished
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
+from turboyolo.engine.train_step import DetectionTask, TrainStep
 from turboyolo.engine.validator import validate
 
 # Losses are read on the host only every this many micro-steps (each read is a device sync).
@@ -27,36 +29,51 @@ class Trainer:
     """`Trainer(cfg).fit()` trains and returns the final summary dict.
 
     callbacks: {"on_train_start" | "on_optimizer_step" | "on_epoch_end" | "on_fit_end": [fn(trainer)]}; module-level
-    functions survive the in-process spawn used for multi-process runs.
+    functions survive the in-process spawn used for multi-process runs. In a callback, `trainer.setup` holds
+    the run's parts (model, optimizer, loaders...), `trainer.state` its progress, `trainer.task` forward + loss.
     """
 
     def __init__(self, cfg, callbacks: dict | None = None):
         self.cfg = cfg
         self.callbacks = callbacks or {}
-        self.s: TrainingSetup | None = None
-        self.history: list[dict] = []
-        self.stop_reason = ""
+        self.setup: TrainingSetup | None = None
+        self.task: DetectionTask | None = None
+        self.step_runner: TrainStep | None = None
         self.stopped_mid_epoch = False  # max_bad_steps ended an epoch early: it is not a finished epoch
+        self._bad_steps_reason = ""
+        self._epochs_logged = 0  # by this process (the diagnosis follows its first epoch)
         self.final_metrics: dict = {}  # best.pt validated at the end
         self._last_validation: tuple[int, dict] = (-1, {})  # (epoch, metrics) of this process's latest validation
+
+    @property
+    def state(self):
+        return self.setup.state
+
+    @property
+    def history(self) -> list[dict]:
+        return self.setup.state.history if self.setup else []
 
     # --- phases ------------------------------------------------------------------------------
     def fit(self) -> dict:
         try:
-            self.s = s = build_training_setup(self.cfg)
+            self.setup = s = build_training_setup(self.cfg)
         except RunFinished as done:
             if self.cfg.verbose:
                 print(f"turboyolo: {done}")
             return {"stop_reason": "finished", "message": str(done)}
-        self.history = s.history
+        self.task = DetectionTask(s.loss_fn, s.env.device, s.amp_dtype)
+        # sum-reduced loss x world size: gradients equal one process with the global batch
+        self.step_runner = TrainStep(s.strategy, s.wrapped, self.task, s.optimizer, scaler=s.scaler, ema=s.ema,
+                                     grad_clip=self.cfg.grad_clip, loss_scale=s.env.world_size, timer=s.timer,
+                                     model=s.model)
         try:
-            if s.env.is_main and self.cfg.plots and s.start_epoch == 0:
+            if s.env.is_main and self.cfg.plots and s.state.epoch == 0:
                 from turboyolo.engine.plots import write_data_plots
 
                 write_data_plots(s.run_dir.path, s.train_loader.dataset.records, s.names, s.train_loader.dataset)
             self._run("on_train_start")
-            epoch = s.start_epoch
-            while epoch < self.cfg.epochs and not self.stop_reason:
+            epoch = s.state.epoch
+            while epoch < self.cfg.epochs and not s.state.stop_reason:
                 row = self.train_epoch(epoch)
                 if self.stopped_mid_epoch:  # saved where it stopped (a resume continues there), no row
                     self.save_checkpoint(epoch, row.pop("samples_in_epoch"), metrics={}, partial=row)
@@ -73,19 +90,18 @@ class Trainer:
                 s.run_dir.unlock()
 
     def train_epoch(self, epoch: int) -> dict:
-        s, cfg = self.s, self.cfg
+        s, cfg, state = self.setup, self.cfg, self.setup.state
         # a resumed epoch skips the samples (global count) its checkpoint had already consumed
-        s.train_loader.set_epoch(epoch, cfg.epochs, start_index=s.resume_samples)
-        done_before = s.resume_samples // s.derived.global_batch
+        s.train_loader.set_epoch(epoch, cfg.epochs, start_index=state.samples_in_epoch)
+        done_before = state.samples_in_epoch // s.derived.global_batch
         s.wrapped.train()
         s.timer.reset()
         # a resumed epoch's loss means include the batches before its checkpoint
-        partial = s.epoch_partial if done_before else {}
+        partial = state.epoch_partial if done_before else {}
         loss_sum = torch.tensor(partial.get("loss_sum", [0.0] * 3), device=s.env.device)
         batches_before = int(partial.get("batches", 0))
-        s.epoch_partial = {}
-        if s.extra.get("buffers") is None:
-            s.extra["buffers"] = BufferSnapshot(s.model)
+        state.epoch_partial = {}
+        buffers = s.extra.setdefault("buffers", BufferSnapshot(s.model))
         micro_in_step = 0
         batches = done_before + len(s.train_loader)
         i = done_before - 1  # a checkpoint taken after the epoch's last batch leaves nothing to iterate
@@ -99,49 +115,36 @@ class Trainer:
             targets = batch["targets"].to(s.env.device, non_blocking=True)
             s.timer.lap("h2d")
 
-            hyper = s.schedule.at(epoch, s.iteration)
+            hyper = s.schedule.at(epoch, state.iteration)
             schedule_lib.apply(s.optimizer, hyper)
             if micro_in_step == 0:
-                s.extra["buffers"].take()  # restored if this step turns out non-finite
+                buffers.take()  # restored if this optimizer step turns out non-finite
             micro_in_step += 1
-            sync = micro_in_step >= hyper["accumulate"] or i == batches - 1
-            with s.strategy.sync_context(s.wrapped, sync):
-                with amp_lib.autocast(s.env.device, s.amp_dtype):
-                    raw = s.wrapped(images)
-                loss, components = s.loss_fn(raw, targets)
-                s.timer.lap("forward")
-                # sum-reduced loss x world size: gradients equal one process with the global batch
-                scaled = loss * s.env.world_size
-                (s.scaler.scale(scaled) if s.scaler else scaled).backward()
-                s.timer.lap("backward")
-            if sync:  # communication the backward had to wait for, moved out of "backward"
-                s.timer.add_seconds("exposed_comm", s.strategy.pop_exposed_comm_s(), taken_from="backward")
-            loss_sum += components
-            s.iteration += 1
-            if sync:
-                self._optimizer_step()
+            communicate = micro_in_step >= hyper["accumulate"] or i == batches - 1
+            loss_sum += self.step_runner.micro(images, targets, communicate)
+            state.iteration += 1
+            if communicate:
+                self._optimizer_step(buffers)
                 micro_in_step = 0
-                s.timer.lap("optimizer")
             s.timer.end_step(images.shape[0] * s.env.world_size)
             seen = i + 1 - done_before + batches_before
             if (i + 1) % LOG_EVERY == 0 or i == batches - 1:
                 progress.update(i + 1, (loss_sum / seen).tolist(), hyper["lr"][0], s.timer.summary(wait=False), s.mfu)
-            if sync:
-                if cfg.save_period_steps and s.step % cfg.save_period_steps == 0:
+            if communicate:
+                if cfg.save_period_steps and state.step % cfg.save_period_steps == 0:
                     self.save_checkpoint(epoch, samples_in_epoch=(i + 1) * s.derived.global_batch, metrics={},
                                          partial={"loss_sum": loss_sum.tolist(), "batches": seen})
                 self._run("on_optimizer_step")
-            if self.stop_reason.startswith("stopped:"):  # max_bad_steps: this epoch did not finish
-                self.stopped_mid_epoch = True
+            if self.stopped_mid_epoch:  # max_bad_steps: this epoch did not finish
                 return {"samples_in_epoch": (i + 1) * s.derived.global_batch, "loss_sum": loss_sum.tolist(),
                         "batches": seen}
-            if self.stop_reason or (cfg.max_steps and s.step >= cfg.max_steps):
-                self.stop_reason = self.stop_reason or f"max_steps={cfg.max_steps} reached"
+            if state.stop_reason or (cfg.max_steps and state.step >= cfg.max_steps):
+                state.stop_reason = state.stop_reason or f"max_steps={cfg.max_steps} reached"
                 break
             s.timer.start_step()
         progress.close()
         count = max(i + 1 - done_before + batches_before, 1)
-        s.resume_samples = 0
+        state.samples_in_epoch = 0
         loss_means = (s.strategy.all_reduce(loss_sum.clone()) / (count * s.env.world_size)).tolist()
         timing = s.timer.summary()
         row = {"epoch": epoch + 1, "box_loss": loss_means[0], "cls_loss": loss_means[1], "dfl_loss": loss_means[2]}
@@ -156,79 +159,85 @@ class Trainer:
             row[f"{phase}_s"] = timing.get(f"{phase}_s", 0.0)
         return row
 
-    def _optimizer_step(self) -> None:
-        s = self.s
-        params = [p for p in s.model.parameters() if p.requires_grad]
-        stepped = s.strategy.optimizer_step(s.optimizer, s.scaler, params, self.cfg.grad_clip)
-        s.strategy.zero_grad(s.optimizer)
-        if not stepped:
-            s.extra["buffers"].restore()  # the skipped forward passes must leave no trace in BN statistics
-            s.bad_steps += 1
-            warnings.warn(f"non-finite loss or gradients at step {s.step}: update skipped ({s.bad_steps} in a row)")
-            if s.bad_steps >= self.cfg.max_bad_steps:
-                self.stop_reason = (
-                    f"stopped: {s.bad_steps} non-finite losses in a row (max_bad_steps={self.cfg.max_bad_steps}); "
-                    "try a lower lr0, amp=off, or check the labels with `turboyolo check`"
-                )
+    def _optimizer_step(self, buffers: BufferSnapshot) -> None:
+        state = self.setup.state
+        if self.step_runner.step(state.step + 1):
+            state.bad_steps = 0
+            state.step += 1
             return
-        s.bad_steps = 0
-        s.step += 1
-        if s.ema is not None:
-            s.ema.update(s.model)
-        s.strategy.after_step(s.wrapped, s.step)
+        buffers.restore()  # the skipped forward passes must leave no trace in BatchNorm statistics
+        state.bad_steps += 1
+        warnings.warn(f"non-finite loss or gradients at step {state.step}: update skipped ({state.bad_steps} in a row)")
+        if state.bad_steps >= self.cfg.max_bad_steps:
+            self.stopped_mid_epoch = True
+            self.stop_reason = (
+                f"stopped: {state.bad_steps} non-finite losses in a row (max_bad_steps={self.cfg.max_bad_steps}); "
+                "try a lower lr0, amp=off, or check the labels with `turboyolo check`"
+            )
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the run ended early ("" when it ran all its epochs); "stopped: ..." is a failure."""
+        return self._bad_steps_reason if self.stopped_mid_epoch else (self.setup.state.stop_reason if self.setup else "")
+
+    @stop_reason.setter
+    def stop_reason(self, reason: str) -> None:
+        if self.stopped_mid_epoch:
+            self._bad_steps_reason = reason  # not a state of the run: a resume may go on from there
+        else:
+            self.setup.state.stop_reason = reason
 
     def maybe_validate(self, epoch: int) -> dict:
-        cfg, s = self.cfg, self.s
-        last = epoch == cfg.epochs - 1 or bool(self.stop_reason)
+        cfg, s = self.cfg, self.setup
+        last = epoch == cfg.epochs - 1 or bool(s.state.stop_reason)
         if not cfg.val or not s.val_loader or not ((epoch + 1) % cfg.val_period == 0 or last):
             return {}
-        # without EMA the strategy hands out a plain module with the live weights (FSDP gathers them)
         model = self._eval_model()
         s.strategy.sync_eval_state(model)  # one model on every rank before the shards are evaluated
+        metrics = self._validate(model, plots=last)
+        self._last_validation = (epoch, metrics)
+        return metrics
+
+    def _validate(self, model, plots: bool) -> dict:
+        s, cfg = self.setup, self.cfg
         started = time.perf_counter()
         metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
-                           plots_dir=s.run_dir.path if (last and cfg.plots and s.env.is_main) else None,
+                           plots_dir=s.run_dir.path if (plots and cfg.plots and s.env.is_main) else None,
                            category_ids=s.category_ids)
         metrics["val_s"] = time.perf_counter() - started
-        self._last_validation = (epoch, metrics)
         return metrics
 
     def _eval_model(self) -> torch.nn.Module:
         # without EMA the strategy hands out a plain module with the live weights (FSDP gathers them)
-        s = self.s
+        s = self.setup
         return s.ema.module if s.ema is not None else s.strategy.eval_module(s.wrapped)
 
     def after_epoch(self, epoch: int, row: dict) -> None:
-        s, cfg = self.s, self.cfg
+        s, cfg, state = self.setup, self.cfg, self.setup.state
         fitness = 0.1 * row.get("mAP50", 0.0) + 0.9 * row.get("mAP50-95", 0.0)
-        improved = fitness > s.best_fitness or s.best_epoch < 0
+        improved = fitness > state.best_fitness or state.best_epoch < 0
         if improved:
-            s.best_fitness, s.best_epoch = fitness, epoch
-        if cfg.patience and epoch - s.best_epoch >= cfg.patience:
-            self.stop_reason = f"no improvement for {cfg.patience} epochs (best epoch {s.best_epoch + 1})"
-        self.history.append({k: v for k, v in row.items() if not isinstance(v, (list, dict))})
+            state.best_fitness, state.best_epoch = fitness, epoch
+        if cfg.patience and epoch - state.best_epoch >= cfg.patience:
+            state.stop_reason = f"no improvement for {cfg.patience} epochs (best epoch {state.best_epoch + 1})"
+        state.history.append({k: v for k, v in row.items() if not isinstance(v, (list, dict))})
+        state.epoch = epoch + 1
         # last.pt carries the history, so a kill before the CSV write below loses no row
         self.save_checkpoint(epoch + 1, 0, row, best=improved)  # collective: every rank calls it
-        if s.env.is_main:
-            s.run_dir.write_results(self.history)
-            s.log_scalars(row)
-            if cfg.verbose and "mAP50" in row:
-                print(f"  val: P {row['precision']:.3f}  R {row['recall']:.3f}  mAP50 {row['mAP50']:.3f}  "
-                      f"mAP50-95 {row['mAP50-95']:.3f}   (val {row['val_s']:.1f} s; "
-                      f"train {row['epoch_s']:.1f} s, {row['images_per_s']:.1f} img/s)")
-            if epoch == s.start_epoch and cfg.verbose:
-                s.print_diagnosis(row, "after the first epoch")
+        if s.logger is not None:
+            s.logger.log_epoch(row, state.history, first=self._epochs_logged == 0)
+        self._epochs_logged += 1
         s.strategy.barrier()
         self._run("on_epoch_end")
 
     def validate_best(self) -> dict:
         """best.pt's metrics (and plots) at the end, as users expect: re-validated unless the last
         validation already saw those weights."""
-        s, cfg = self.s, self.cfg
-        if not cfg.val or not s.val_loader or s.best_epoch < 0 or self.stopped_mid_epoch:
+        s, cfg = self.setup, self.cfg
+        if not cfg.val or not s.val_loader or s.state.best_epoch < 0 or self.stopped_mid_epoch:
             return {}
         last_epoch, last_metrics = self._last_validation
-        if s.best_epoch == last_epoch:
+        if s.state.best_epoch == last_epoch:
             return last_metrics  # the last validation was of best.pt's weights (and wrote the plots)
         weights = None
         if s.env.is_main:
@@ -236,37 +245,19 @@ class Trainer:
         weights = s.strategy.broadcast_object(weights)  # rank 0 wrote best.pt; every rank validates it
         model = self._eval_model()
         model.load_state_dict(weights)
-        started = time.perf_counter()
-        metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
-                           plots_dir=s.run_dir.path if (cfg.plots and s.env.is_main) else None,
-                           category_ids=s.category_ids)
-        metrics["val_s"] = time.perf_counter() - started
-        return metrics
+        return self._validate(model, plots=True)
 
     def after_train(self) -> dict:
-        s = self.s
-        last = self.history[-1] if self.history else {}
+        s, state = self.setup, self.setup.state
+        last = state.history[-1] if state.history else {}
         summary = dict(last)
         self.final_metrics = self.validate_best()
-        summary.update({"run_dir": str(s.run_dir.path) if s.run_dir else "", "steps": s.step,
-                        "best_fitness": s.best_fitness, "best_epoch": s.best_epoch + 1, "stop_reason": self.stop_reason,
+        summary.update({"run_dir": str(s.run_dir.path) if s.run_dir else "", "steps": state.step,
+                        "best_fitness": state.best_fitness, "best_epoch": state.best_epoch + 1,
+                        "stop_reason": self.stop_reason,
                         "best": {k: v for k, v in self.final_metrics.items() if k != "per_class"}})
-        if s.env.is_main:
-            if self.stop_reason and self.cfg.verbose:
-                print(f"turboyolo: {self.stop_reason}")
-            if self.cfg.plots and self.history:
-                s.write_plots(self.history)
-            best = self.final_metrics
-            if self.cfg.verbose and best.get("per_class"):
-                from turboyolo.engine.validator import format_class_table
-
-                print(f"best.pt (epoch {s.best_epoch + 1}) on {len(s.val_records)} val images: "
-                      f"P {best['precision']:.3f}  R {best['recall']:.3f}  mAP50 {best['mAP50']:.3f}  "
-                      f"mAP50-95 {best['mAP50-95']:.3f}   (val {best['val_s']:.1f} s)")
-                print(format_class_table(best["per_class"]))
-            if self.cfg.verbose and self.history:
-                s.print_diagnosis(last, "at the end of training")
-                print(f"Results in {s.run_dir.path}  (weights/best.pt, results.csv, plots)")
+        if s.logger is not None:
+            s.logger.close(state.history, self.stop_reason, self.final_metrics, state.best_epoch, len(s.val_records))
         return summary
 
     # --- checkpoints -------------------------------------------------------------------------
@@ -274,7 +265,7 @@ class Trainer:
                         partial: dict | None = None) -> None:
         """epoch: epochs fully done; samples_in_epoch: global samples done in the next one (mid-epoch saves);
         partial: that epoch's loss sums so far (loss_sum, batches), so a resumed epoch reports whole-epoch means."""
-        s = self.s
+        s = self.setup
         optimizer_state = s.strategy.optimizer_state(s.optimizer)  # collective for sharded optimizers
         if s.ema is not None:
             s.strategy.sync_eval_state(s.ema.module)  # collective
@@ -282,20 +273,18 @@ class Trainer:
         if not s.env.is_main:
             return
         weights = s.ema.module.state_dict() if s.ema is not None else model_state
+        progress = s.state.state_dict()
+        progress.update(epoch=epoch, samples_in_epoch=samples_in_epoch, epoch_partial=partial or {})
         ckpt = {
             "format": 1, "model": weights, "spec": s.model.spec, "names": s.names, "args": dict(self.cfg),
             "args_given": sorted(self.cfg.given),  # keys the user set (optimizer=auto keeps a given lr0 on resume)
             "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
-            "epoch": epoch, "step": s.step,
+            "epoch": progress.pop("epoch"), "step": progress.pop("step"),
             "train_state": {
                 "model": model_state, "optimizer": optimizer_state,
                 "ema": s.ema.state_dict() if s.ema is not None else None,
                 "scaler": s.scaler.state_dict() if s.scaler else None,
-                "rng": capture_rng(), "samples_in_epoch": samples_in_epoch, "iteration": s.iteration,
-                "best_fitness": s.best_fitness, "best_epoch": s.best_epoch, "world_size": s.env.world_size,
-                "history": [dict(row) for row in self.history], "epoch_partial": partial or {},
-                # a run that ended early for good (patience, max_steps) is finished; max_bad_steps may be resumed
-                "stop_reason": "" if self.stopped_mid_epoch else self.stop_reason,
+                "rng": capture_rng(), "world_size": s.env.world_size, **progress,
             },
         }
         write_checkpoint(ckpt, s.run_dir.weights / "last.pt")

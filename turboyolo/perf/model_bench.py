@@ -79,19 +79,9 @@ def time_model(model, loss_fn, cfg, device: torch.device, amp_dtype, steps: int)
     return {"forward_s_per_batch": forward_s, "forward_backward_s_per_batch": forward_backward_s}
 
 
-def train_images_per_s(cfg, allow_fallback: bool = True) -> dict:
-    """Short real training run: Trainer(cfg).fit() with epochs=1, max_steps=bench_steps, no val/plots.
-
-    With allow_fallback, a trainer that cannot be imported or fails is replaced by a plain
-    forward+backward+optimizer loop on random images, and "train_source" says so and why.
-    """
-    try:
-        return _trainer_run(cfg)
-    except Exception as err:
-        if not allow_fallback:
-            raise
-        reason = f"{type(err).__name__}: {err}"
-        return fallback_training_loop(cfg) | {"train_source": f"fallback loop, NOT the trainer ({reason})"}
+def train_images_per_s(cfg) -> dict:
+    """Short real training run: Trainer(cfg).fit() with epochs=1, max_steps=bench_steps, no val/plots."""
+    return _trainer_run(cfg)
 
 
 def _trainer_run(cfg) -> dict:
@@ -107,32 +97,30 @@ def _trainer_run(cfg) -> dict:
     return summary
 
 
-def fallback_training_loop(cfg) -> dict:
-    """forward + loss + backward + SGD step on random images, timed with StepTimer."""
-    from turboyolo.distributed.env import select_device
+def random_input_steps(cfg) -> dict:
+    """StepTimer summary of training steps (the trainer's TrainStep, plain SGD) on random images: the
+    compute of one step without data loading, for `bench scaling predict`."""
+    from turboyolo.distributed.env import DistEnv, select_device
+    from turboyolo.distributed.strategy import Strategy
+    from turboyolo.engine.train_step import DetectionTask, TrainStep
     from turboyolo.loss import DetectionLoss
     from turboyolo.model import build_model
     from turboyolo.perf.timing import StepTimer
 
     device = select_device(cfg.device)
     model = build_model(cfg.model, cfg.classes).to(device).train()
-    loss_fn = DetectionLoss(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    strategy = Strategy(cfg, DistEnv(device=device))
+    timer = StepTimer(device)
+    runner = TrainStep(strategy, model, DetectionTask(DetectionLoss(model), device, None),
+                       torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9), timer=timer)
     images = torch.rand(cfg.batch, 3, cfg.imgsz, cfg.imgsz, device=device)
     targets = synthetic_targets(cfg.batch, device, cfg.classes)
-    timer = StepTimer(device)
     for step in range(WARMUP_STEPS + cfg.bench_steps):
         if step == WARMUP_STEPS:
             timer.reset()
         timer.start_step()
-        raw = model(images)
-        loss, _ = loss_fn(raw, targets)
-        timer.lap("forward")
-        loss.backward()
-        timer.lap("backward")
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        timer.lap("optimizer")
+        runner.micro(images, targets)
+        runner.step(step + 1)
         timer.end_step(cfg.batch)
     return timer.summary()
 
@@ -141,12 +129,11 @@ def loader_images_per_s(cfg, batches: int) -> float | None:
     """Images/s of the training DataLoader alone (augmentation on, no model), after its first batch."""
     from turboyolo.data.formats import load_dataset
     from turboyolo.data import loader as loader_lib
+    from turboyolo.data.image_cache import open_image_cache
 
     data = load_dataset(cfg.data, cfg.cache_dir, verbose=False)
     records = data.split("train")
-    cache = None
-    if hasattr(loader_lib, "build_image_cache"):
-        cache = loader_lib.build_image_cache(records, cfg, rank=0, local_rank=0, strategy=None)
+    cache = open_image_cache(records, cfg)  # the training default (cache=ram) is what users get
     loader = loader_lib.build_dataloader(records, cfg, train=True, batch_size=cfg.batch, cache=cache)
     loader.set_epoch(0, 1)
     images, start = 0, None

@@ -185,9 +185,9 @@ def run_predict(cfg) -> dict:
 
 def _measure_step_here(cfg) -> float:
     """forward + backward + optimizer seconds per step at cfg.batch on this device (median, few steps)."""
-    from turboyolo.perf.model_bench import fallback_training_loop
+    from turboyolo.perf.model_bench import random_input_steps
 
     quick = type(cfg)(cfg)
     quick["bench_steps"] = max(1, min(cfg.bench_steps, 3))
-    summary = fallback_training_loop(quick)
+    summary = random_input_steps(quick)
     return summary["step_s_median"] or summary["step_s"]
