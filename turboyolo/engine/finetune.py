@@ -35,7 +35,7 @@ def load_start_checkpoint(path: str | Path) -> dict:
         raise ConfigError(f"model={path}: not a turboyolo checkpoint (torch.load(weights_only=True) "
                           f"cannot read it: {type(err).__name__}); {hint}") from None
     if not isinstance(ckpt.get("names"), list):
-        raise ConfigError(f"model={path} is not a turboyolo checkpoint (no class names); {hint}")
+        raise ConfigError(f"model={path}: not a turboyolo checkpoint (no class names); {hint}")
     return ckpt
 
 
