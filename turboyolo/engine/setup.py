@@ -102,8 +102,8 @@ def build_training_setup(cfg) -> TrainingSetup:
     from turboyolo.data.image_cache import open_image_cache
     from turboyolo.data.loader import build_dataloader
     from turboyolo.distributed.factory import setup_distributed
+    from turboyolo.engine.finetune import build_start_model
     from turboyolo.loss.detection_loss import DetectionLoss
-    from turboyolo.model.build import build_model
     from turboyolo.perf.timing import StepTimer
 
     resume_path = resolve_resume_path(cfg)
@@ -124,12 +124,9 @@ def build_training_setup(cfg) -> TrainingSetup:
     train_records = data.split("train")  # cfg.fraction is applied by the loader
     val_records = data.splits.get("val") or []
 
-    model = build_model(cfg.model if ckpt is None else ckpt["spec"], len(names))
-    if ckpt is None and str(cfg.model).endswith(".pt"):
-        start = load_checkpoint(cfg.model)
-        model = build_model(start["spec"], len(names))
-        model.load_state_dict(start["model"], strict=False)
-    model.names = names
+    # model=best.pt starts a fresh run from those weights; a resumed run rebuilds its saved spec
+    model = build_start_model(cfg.model if ckpt is None else ckpt["spec"], names, cfg.freeze,
+                              verbose=env.is_main and cfg.verbose)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(env.device, memory_format=memory_format)
     if cfg.sync_bn and env.is_distributed:

@@ -27,7 +27,8 @@ class DetectionModel(nn.Module):
       eval mode  -> (B, A, 4 + num_classes): boxes xyxy in input pixels, sigmoid class scores;
                     A = sum over strides of (H/s) * (W/s).
     Attributes: strides (tensor of pixels per cell, e.g. [8, 16, 32]), reg_max, num_classes,
-    names (list of class names, settable), spec (dict that rebuilds this model via build_model).
+    names (list of class names, settable), spec (dict that rebuilds this model via build_model),
+    frozen_layers (layers 0 .. frozen_layers-1 are not trained, see `freeze`).
     """
 
     def __init__(self, spec: dict | str, num_classes: int):
@@ -38,6 +39,7 @@ class DetectionModel(nn.Module):
         self.num_classes = int(num_classes)
         self.reg_max = int(spec["reg_max"])
         self.names = [f"class{i}" for i in range(self.num_classes)]
+        self.frozen_layers = 0
 
         plans = plan_layers(spec)
         self.layers = nn.ModuleList(build_layer(p) for p in plans)
@@ -48,6 +50,26 @@ class DetectionModel(nn.Module):
         self.head = DetectHead(
             [plans[d].c_out for d in self.detect_from], self.num_classes, self.reg_max, [plans[d].stride for d in self.detect_from]
         )
+
+    def freeze(self, count: int) -> "DetectionModel":
+        """Stop training layers 0 .. count-1 (the head is never frozen); returns self.
+
+        Their parameters get no gradients, so the optimizer leaves them out, and their BatchNorm
+        stays in eval mode while the model trains: the running statistics keep the values the
+        weights were trained with instead of drifting to the new data's batches.
+        """
+        if not 0 <= count <= len(self.layers):
+            raise ValueError(f"cannot freeze {count} layers: the model has {len(self.layers)} (plus the head)")
+        self.frozen_layers = count
+        for index, layer in enumerate(self.layers):
+            layer.requires_grad_(index >= count)
+        return self.train(self.training)
+
+    def train(self, mode: bool = True) -> "DetectionModel":
+        super().train(mode)
+        for layer in self.layers[: self.frozen_layers]:
+            layer.eval()  # frozen BatchNorm statistics (see freeze)
+        return self
 
     @property
     def strides(self) -> torch.Tensor:

@@ -90,6 +90,10 @@ class DetectHead(nn.Module):
             prior = 5 / self.num_classes / (reference_size / stride) ** 2
             nn.init.constant_(cls_tower[-1].bias, math.log(prior))
 
+    def class_outputs(self) -> list[nn.Conv2d]:
+        """The last conv of each class tower: one output channel per class (rows follow `names`)."""
+        return [cls_tower[-1] for cls_tower in self.cls_towers]
+
     def forward(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
         return [
             torch.cat((box_tower(x), cls_tower(x)), dim=1)
