@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from turboyolo.config import ConfigError
-from turboyolo.engine.checkpoint import load_checkpoint
+from turboyolo.engine.checkpoint import CheckpointError, load_checkpoint
 from turboyolo.model.build import build_model
 from turboyolo.model.detector import DetectionModel
 from turboyolo.model.transfer import transfer_weights
@@ -29,11 +29,8 @@ def load_start_checkpoint(path: str | Path) -> dict:
         raise FileNotFoundError(f"model={path}: no such checkpoint; {hint}")
     try:
         ckpt = load_checkpoint(path)
-    except ValueError as err:  # a torch file, but not one turboyolo wrote
-        raise ConfigError(f"model={path}: {err}; {hint}") from None
-    except Exception as err:  # not a weights-only torch file: torch.load fails in many ways, with long messages
-        raise ConfigError(f"model={path}: not a turboyolo checkpoint (torch.load(weights_only=True) "
-                          f"cannot read it: {type(err).__name__}); {hint}") from None
+    except CheckpointError as err:  # says what the file is instead, and what to give
+        raise ConfigError(f"model={err}") from None
     if not isinstance(ckpt.get("names"), list):
         raise ConfigError(f"model={path}: not a turboyolo checkpoint (no class names); {hint}")
     return ckpt
