@@ -49,3 +49,14 @@ def test_an_error_on_one_rank_stops_the_group_with_its_message():
     with pytest.raises(mp.ProcessRaisedException, match="boom on rank 1"):
         run_ranks(_rank1_fails, 2)
     assert time.time() - started < 30
+
+
+@pytest.mark.slow
+@pytest.mark.dist
+def test_a_spawned_ranks_user_error_is_one_line(capsys):
+    from turboyolo.cli import main
+
+    code = main(["train", "nproc=2", "threads=1", "model=q", "epochs=1", "verbose=false"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("turboyolo train: rank ") and "model=q" in err

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from turboyolo.errors import UserError
 
-class DatasetError(ValueError):
+
+class DatasetError(UserError, ValueError):
     """A dataset cannot be used: a split has no usable image, or its description is unreadable.
 
     `report` holds every problem found before giving up (None when reading never started);

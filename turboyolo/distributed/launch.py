@@ -18,6 +18,8 @@ from typing import Any, Callable
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from turboyolo.errors import UserError
+
 _LAUNCH_VARS = ("RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "HOROVOD_RANK")
 
 
@@ -56,6 +58,8 @@ def launch(entry: Callable[[Any], Any], cfg, nprocs: int | None = None, timeout_
                            start_method="spawn")
     except mp.ProcessRaisedException as err:
         first = _first_failure(store, nprocs)
+        if first is not None and first[2] is not None:  # a user's mistake: one line, as in one process
+            raise WorkerUserError(f"rank {first[0]}: {first[2]}") from None
         if first is not None and first[0] != err.error_index:
             # another rank failed first; the reported one only lost its peer ("connection closed")
             raise mp.ProcessRaisedException(first[1], first[0], err.error_pid) from err
@@ -77,34 +81,40 @@ def _worker(local_rank: int, entry: Callable[[Any], Any], cfg, world_size: int, 
     })
     try:
         entry(cfg)
-    except BaseException:
-        _record_failure(port, local_rank, traceback.format_exc())
+    except BaseException as err:
+        user_message = str(err) if isinstance(err, (UserError, FileNotFoundError)) else None
+        _record_failure(port, local_rank, traceback.format_exc(), user_message)
         raise
 
 
 _FAILURE_KEY = "turboyolo/launch/failure/"
 
 
-def _record_failure(port: int, rank: int, text: str) -> None:
+class WorkerUserError(UserError):
+    """A spawned rank stopped on a user's mistake (a bad key, file or device): its one-line message."""
+
+
+def _record_failure(port: int, rank: int, text: str, user_message: str | None = None) -> None:
     """Post when and why this rank failed, so the launcher can report the first failure."""
     try:
         client = dist.TCPStore("127.0.0.1", port, is_master=False, wait_for_workers=False, timeout=timedelta(seconds=5))
-        client.set(f"{_FAILURE_KEY}{rank}", json.dumps({"time": time.time(), "text": text}))
+        client.set(f"{_FAILURE_KEY}{rank}", json.dumps({"time": time.time(), "text": text, "user": user_message}))
     except Exception:
         pass  # best effort: the exception itself still reaches the launcher
 
 
-def _first_failure(store, nprocs: int) -> tuple[int, str] | None:
+def _first_failure(store, nprocs: int) -> tuple[int, str, str | None] | None:
+    """(rank, traceback text, user error message or None) of the rank that failed first."""
     failures = []
     for rank in range(nprocs):
         key = f"{_FAILURE_KEY}{rank}"
         if store.check([key]):
             record = json.loads(store.get(key))
-            failures.append((record["time"], rank, record["text"]))
+            failures.append((record["time"], rank, record["text"], record.get("user")))
     if not failures:
         return None
-    _, rank, text = min(failures)
-    return rank, text
+    _, rank, text, user_message = min(failures)
+    return rank, text, user_message
 
 
 class TrainEntry:
