@@ -76,8 +76,7 @@ def _trainable(model, cfg):
     from turboyolo.engine.optim import build_optimizer
     from turboyolo.loss.detection_loss import DetectionLoss
 
-    loss_fn = DetectionLoss(model if not hasattr(model, "module") else model.module, box=cfg.box, cls=cfg.cls,
-                            dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha, beta=cfg.tal_beta)
+    loss_fn = DetectionLoss.from_config(model if not hasattr(model, "module") else model.module, cfg)
     optimizer = build_optimizer(model if not hasattr(model, "module") else model.module, "adamw", 1e-3, 0.9, 5e-4)
     return model, loss_fn, optimizer
 
