@@ -37,8 +37,8 @@ class DetectionLoss:
     tal_topk, tal_alpha, tal_beta; left out, they take those keys' documented defaults."""
 
     def __init__(self, model: nn.Module, box: float = default_of("box"), cls: float = default_of("cls"),
-                 dfl: float = default_of("dfl"), topk: int = default_of("tal_topk"), alpha: float = default_of("tal_alpha"),
-                 beta: float = default_of("tal_beta")):
+                 dfl: float = default_of("dfl"), topk: int = default_of("tal_topk"),
+                 alpha: float = default_of("tal_alpha"), beta: float = default_of("tal_beta")):
         detector = unwrap_model(model)
         self.num_classes = int(detector.num_classes)
         self.reg_max = int(detector.reg_max)

@@ -24,7 +24,7 @@ class AugmentParams:
     fliplr: float = default_of("fliplr")  # probability of a horizontal flip
     flipud: float = default_of("flipud")  # probability of a vertical flip
     min_box_px: float = default_of("min_box_px")  # drop boxes narrower or shorter than this, pixels
-    min_box_area_ratio: float = default_of("min_box_area_ratio")  # drop boxes keeping less than this share of their area
+    min_box_area_ratio: float = default_of("min_box_area_ratio")  # drop boxes keeping less of their area
     max_box_aspect: float = default_of("max_box_aspect")  # drop boxes more elongated than this
 
     @classmethod
