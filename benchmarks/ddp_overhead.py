@@ -81,11 +81,10 @@ def _trainable(model, cfg):
     from turboyolo.loss.detection_loss import DetectionLoss
 
     plain = model.module if hasattr(model, "module") else model
-    loss_fn = DetectionLoss(plain, box=cfg.box, cls=cfg.cls, dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha,
-                            beta=cfg.tal_beta)
+    loss_fn = DetectionLoss.from_config(plain, cfg)
     optimizer = build_optimizer(plain, "adamw", 1e-3, 0.9, 5e-4)
     # the base Strategy: DDP already averages in backward; the step adds the trainer's finite-norm check
-    return TrainStep(Strategy(cfg, DistEnv()), model, DetectionTask(loss_fn, torch.device("cpu"), None), optimizer,
+    return TrainStep(Strategy(DistEnv()), model, DetectionTask(loss_fn, torch.device("cpu"), None), optimizer,
                      model=plain)
 
 

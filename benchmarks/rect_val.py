@@ -25,6 +25,7 @@ from turboyolo.data.loader import build_dataloader
 from turboyolo.distributed.env import read_env
 from turboyolo.distributed.strategy import Strategy
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
+from turboyolo.engine.checkpoint_settings import adopt_checkpoint_settings
 from turboyolo.engine.validator import validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,13 +54,13 @@ def main() -> int:
     memory_format = torch.channels_last
     ckpt = load_checkpoint(args.weights)
     model = eval_model(ckpt, "cpu", memory_format)
-    train_args = ckpt["args"]
-    cfg = build_config({"data": train_args["data"], "imgsz": train_args["imgsz"], "batch": args.batch, "workers": 0,
-                        "cache": "ram", "plots": False, "device": "cpu", "verbose": False})
+    cfg = build_config({"batch": args.batch, "workers": 0, "cache": "ram", "plots": False, "device": "cpu",
+                        "verbose": False})
+    adopt_checkpoint_settings(cfg, ckpt, ("data", "imgsz"), args.weights)  # as trained, validated
     records = load_dataset(cfg.data, cfg.cache_dir, verbose=False).split(args.split)
     cache = open_image_cache(records, cfg)
     env = read_env("cpu")
-    strategy = Strategy(cfg, env)
+    strategy = Strategy(env)
     settings = {"square letterbox": False, "rect_val": True}
     loaders = {}
     for label, rect in settings.items():

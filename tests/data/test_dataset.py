@@ -50,3 +50,31 @@ def test_image_is_rgb(tmp_path):
     cv2.imwrite(str(path), np.dstack([np.zeros((32, 32)), np.zeros((32, 32)), np.full((32, 32), 255)]).astype(np.uint8))
     sample = DetectionDataset([ImageRecord(str(path), 32, 32, np.zeros((0, 4)), [])], imgsz=32, train=False)[0]
     assert sample["image"][0].min() == 255 and sample["image"][2].max() == 0  # channel 0 = red
+
+
+def test_validation_letterbox_is_the_documented_one_however_the_dataset_is_built(tmp_path):
+    """rect_val=true in default.yaml; from_config used to fall back to square when a config lacked the key."""
+    from turboyolo.cli import parse_command
+    from turboyolo.config import build_config
+
+    wide = write_records(tmp_path / "wide", 3, height=60, width=120, boxes_per_image=1)
+    _, cli_cfg = parse_command("val", ["imgsz=64"])
+    built = {
+        "command line": DetectionDataset.from_config(wide, cli_cfg, train=False),
+        "build_config()": DetectionDataset.from_config(wide, build_config({"imgsz": 64}), train=False),
+        "constructor defaults": DetectionDataset(wide, imgsz=64, train=False),
+    }
+    for how, dataset in built.items():
+        assert dataset[0]["image"].shape == (3, 32, 64), how  # padded to the stride only, not to 64 x 64
+        assert dataset.input_shapes().tolist() == [[32, 64]] * 3, how
+    square = DetectionDataset.from_config(wide, build_config({"imgsz": 64, "rect_val": False}), train=False)
+    assert square[0]["image"].shape == (3, 64, 64)
+
+
+@pytest.mark.parametrize("missing", ["rect_val", "close_mosaic", "mosaic", "max_box_aspect"])
+def test_a_config_without_a_dataset_key_is_an_error_not_another_default(records, missing):
+    from turboyolo.config import Config, build_config
+
+    partial = Config({k: v for k, v in build_config().items() if k != missing})
+    with pytest.raises((KeyError, AttributeError), match=missing):
+        DetectionDataset.from_config(records, partial, train=False)

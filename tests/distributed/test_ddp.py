@@ -3,8 +3,7 @@ import pytest
 import torch
 
 from tests.distributed.toy import ToyNet, max_state_diff, run_ranks, train_toy
-from turboyolo.config import build_config
-from turboyolo.distributed.ddp import DDPStrategy
+from turboyolo.distributed.ddp import DDPOptions, DDPStrategy
 from turboyolo.distributed.env import DistEnv
 from turboyolo.distributed.strategy import Strategy
 
@@ -17,10 +16,10 @@ def _ddp_and_reference(cfg, env, strategy):
     assert isinstance(strategy, DDPStrategy)
     global_batch = PER_RANK_BATCH * env.world_size
     wrapped, _, losses = train_toy(strategy, env.rank, env.world_size, STEPS, global_batch)
-    reference_model, _, reference_losses = train_toy(Strategy(cfg, DistEnv()), 0, 1, STEPS, global_batch)
+    reference_model, _, reference_losses = train_toy(Strategy(DistEnv()), 0, 1, STEPS, global_batch)
     bf16_error = ""
     try:
-        DDPStrategy(build_config({"grad_compression": "bf16"}), env).wrap(ToyNet())
+        DDPStrategy(env, DDPOptions(grad_compression="bf16")).wrap(ToyNet())
     except RuntimeError as err:
         bf16_error = str(err)
     return {"state": strategy.model_state(wrapped), "reference": reference_model.state_dict(),

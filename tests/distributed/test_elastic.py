@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from tests.distributed.toy import max_state_diff, train_toy
-from turboyolo.config import build_config
 from turboyolo.distributed.env import DistEnv
 from turboyolo.distributed.strategy import Strategy
 
@@ -18,7 +17,7 @@ STEPS = 8
 
 def uninterrupted_weights() -> dict:
     """The toy worker's weights after STEPS steps in one process with the global batch."""
-    model, _, _ = train_toy(Strategy(build_config(), DistEnv()), 0, 1, STEPS, 8)
+    model, _, _ = train_toy(Strategy(DistEnv()), 0, 1, STEPS, 8)
     return model.state_dict()
 
 

@@ -55,3 +55,54 @@ def test_training_folder_is_read_off_the_checkpoint_location(tmp_path):
     assert training_folder(weights, "other/train") is None  # moved since: do not guess
     assert training_folder(tmp_path / "best.pt", "runs/train") is None
     assert training_folder(weights, str(tmp_path / "runs" / "train")) is None  # absolute project: no cwd to find
+
+
+def _saved_checkpoint(tmp_path, **args):
+    """A small real checkpoint file (2 classes) with the given saved args."""
+    import torch
+
+    from turboyolo.engine.checkpoint import atomic_save
+    from turboyolo.model.build import build_model
+
+    torch.manual_seed(0)
+    model = build_model("n", 2)
+    path = tmp_path / "w.pt"
+    atomic_save({"model": model.state_dict(), "spec": model.spec, "names": ["a", "b"], "args": args}, path)
+    return path
+
+
+def test_val_checks_the_batch_it_takes_from_the_checkpoint_as_the_command_line_would(tmp_path, capsys):
+    from turboyolo.cli import main
+
+    weights = _saved_checkpoint(tmp_path, batch=0, imgsz=64)  # batch is [1, 65536]
+    assert main(["val", f"weights={weights}", "device=cpu", "workers=0"]) == 2
+    assert f"checkpoint {weights}: batch=0 is not valid" in capsys.readouterr().err
+
+
+def test_predict_from_python_and_from_the_command_line_run_as_the_checkpoint_was_trained(tmp_path):
+    import torch
+
+    from turboyolo.engine.checkpoint import load_checkpoint
+    from turboyolo.engine.checkpoint_settings import PREDICT_KEYS
+    from turboyolo.engine.predictor import Predictor
+
+    weights = _saved_checkpoint(tmp_path, imgsz=96, channels_last=False, amp="off")
+    library = Predictor(str(weights), torch.device("cpu"))
+    cfg = build_config({"weights": str(weights)})  # what `turboyolo predict` does before building its Predictor
+    ckpt = load_checkpoint(weights)
+    adopt_checkpoint_settings(cfg, ckpt, PREDICT_KEYS, weights)
+    command_line = Predictor(ckpt, torch.device("cpu"), imgsz=cfg.imgsz, amp=cfg.amp, channels_last=cfg.channels_last)
+    for predictor in (library, command_line):
+        assert predictor.imgsz == 96
+        assert predictor.memory_format == torch.contiguous_format  # channels_last=false, as trained
+        assert predictor.amp_dtype is None  # amp=off, as trained (the default auto may pick bf16)
+
+
+def test_a_saved_setting_the_schema_refuses_is_one_clear_error_in_predict_too(tmp_path):
+    import torch
+
+    from turboyolo.engine.predictor import Predictor
+
+    weights = _saved_checkpoint(tmp_path, imgsz=7)  # imgsz is [32, 8192]
+    with pytest.raises(ConfigError, match=rf"checkpoint {weights}: imgsz=7 is not valid"):
+        Predictor(str(weights), torch.device("cpu"))

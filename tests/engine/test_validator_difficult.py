@@ -46,7 +46,7 @@ def _validate(voc, difficult: str) -> dict:
         pred[0, row, :4] = torch.tensor(box, dtype=torch.float32) * scale + torch.tensor([pad_x, pad_y] * 2)
         pred[0, row, 4] = score
     env = read_env("cpu")
-    return validate(FixedDetector(pred), loader, records, ["cell"], Strategy(cfg, env), cfg, None,
+    return validate(FixedDetector(pred), loader, records, ["cell"], Strategy(env), cfg, None,
                     torch.contiguous_format)
 
 

@@ -135,7 +135,7 @@ def _cfg(data: str, **kw):
 @pytest.mark.parametrize("rect_val", [False, True])
 def test_two_rank_validation_equals_single_process_exactly(val_data, rect_val):
     cfg = _cfg(val_data, rect_val=rect_val)
-    single = _validate(cfg, read_env("cpu"), Strategy(cfg, read_env("cpu")))
+    single = _validate(cfg, read_env("cpu"), Strategy(read_env("cpu")))
     assert single["metrics"]["mAP50"] > 0.3  # non-trivial metrics, or the comparison proves nothing
     assert single["shapes"] == ({(128, 128), (96, 128), (128, 96)} if rect_val else {(128, 128)})
     ranks = run_ranks(_validate, 2, data=val_data, imgsz=IMGSZ, workers=0, plots=False, rect_val=rect_val)

@@ -81,3 +81,15 @@ def load_schema() -> dict[str, KeySpec]:
     if missing:  # a key without a comment is a bug in default.yaml, not in user input
         raise RuntimeError(f"default.yaml keys without a documented line: {sorted(missing)}")
     return specs
+
+
+def default_of(key: str):
+    """The documented default of one key, for a component argument that has a default of its own.
+
+    A component built without the config then behaves as the command line does by default: the
+    value is read from default.yaml, never restated (tests/config/test_no_shadow_defaults.py).
+    """
+    specs = load_schema()
+    if key not in specs:
+        raise KeyError(f"{key!r} is not a key of turboyolo/config/default.yaml")
+    return specs[key].default

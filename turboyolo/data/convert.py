@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from turboyolo.config import ConfigError
+from turboyolo.config import ConfigError, default_of
 from turboyolo.data.formats import WrittenDataset, load_dataset, write_dataset
 from turboyolo.data.records import DetectionData, ImageRecord
 
@@ -61,8 +61,8 @@ def compare(source: DetectionData, written: WrittenDataset, copy: DetectionData)
     return issues
 
 
-def convert(data: str, to: str, out: str, cache_dir: str | None = None, verbose: bool = True,
-            exist_ok: bool = False, difficult: str = "ignore") -> Path:
+def convert(data: str, to: str, out: str, cache_dir: str | None = None, verbose: bool = default_of("verbose"),
+            exist_ok: bool = default_of("exist_ok"), difficult: str = default_of("difficult")) -> Path:
     """Convert `data` to format `to` under `out`; returns the data= value of the copy.
 
     exist_ok: allow a non-empty `out` (never one that is, holds or lies inside the source).

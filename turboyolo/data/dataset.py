@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from turboyolo.config import default_of
 from turboyolo.data.augment.params import AugmentParams
 from turboyolo.data.augment.recipe import train_sample
 from turboyolo.data.image_cache import SharedImageCache, read_resized
@@ -22,6 +23,8 @@ class DetectionDataset(Dataset):
 
     train=False pads to the square S x S, or with rect=True only to the stride multiples that hold
     the resized image (input_shapes() tells each sample's shape without loading it).
+    Arguments left out take the documented defaults of the config keys they stand for (seed,
+    close_mosaic, rect = rect_val; params: AugmentParams()), as the command line would.
     train=True applies the recipe in augment/recipe.py; mosaic (and mixup) stop for the last
     ``close_mosaic`` epochs. Randomness comes from a generator seeded by (seed, epoch, index), so a
     sample's augmentation is the same whatever the worker count, rank or resume point.
@@ -29,8 +32,8 @@ class DetectionDataset(Dataset):
     """
 
     def __init__(self, records: list[ImageRecord], *, imgsz: int, train: bool, params: AugmentParams | None = None,
-                 cache: SharedImageCache | None = None, seed: int = 0, close_mosaic: int = 0, stride: int = 32,
-                 rect: bool = False):
+                 cache: SharedImageCache | None = None, seed: int = default_of("seed"),
+                 close_mosaic: int = default_of("close_mosaic"), stride: int = 32, rect: bool = default_of("rect_val")):
         self.records = records
         self.imgsz = int(imgsz)
         self.stride = int(stride)
@@ -49,9 +52,9 @@ class DetectionDataset(Dataset):
 
     @classmethod
     def from_config(cls, records, cfg, *, train: bool, cache=None, seed=None) -> "DetectionDataset":
+        """The dataset the run config describes (seed: default cfg.seed)."""
         return cls(records, imgsz=cfg.imgsz, train=train, params=AugmentParams.from_config(cfg), cache=cache,
-                   seed=cfg.seed if seed is None else seed, close_mosaic=cfg.close_mosaic,
-                   rect=bool(cfg.get("rect_val", False)))
+                   seed=cfg.seed if seed is None else seed, close_mosaic=cfg.close_mosaic, rect=cfg.rect_val)
 
     # --- epoch switches -----------------------------------------------------------------------
     def set_epoch(self, epoch: int, total_epochs: int | None = None) -> None:

@@ -284,7 +284,7 @@ class SharedImageCache:
 
 def open_image_cache(records: list[ImageRecord], cfg, imgsz: int | None = None) -> SharedImageCache | None:
     """The cache the config asks for (cfg.cache = ram | disk | none) over ``records``, or None."""
-    mode = str(cfg.get("cache", "none")).lower()
+    mode = str(cfg.cache).lower()
     if mode in ("none", "false", "") or not records:
         return None
-    return SharedImageCache.open(records, int(imgsz or cfg.imgsz), mode, cfg.get("cache_dir"))
+    return SharedImageCache.open(records, int(imgsz or cfg.imgsz), mode, cfg.cache_dir)

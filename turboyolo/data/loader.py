@@ -119,7 +119,7 @@ def build_dataloader(
     Batches are dicts, see collate_detection.
     """
     seed = int(cfg.seed if seed is None else seed)
-    if train and float(cfg.get("fraction", 1.0)) < 1.0:
+    if train and cfg.fraction < 1.0:
         keep = max(1, round(len(records) * float(cfg.fraction)))
         chosen = np.random.default_rng(seed).permutation(len(records))[:keep]
         records = [records[i] for i in sorted(chosen)]
@@ -133,7 +133,7 @@ def build_dataloader(
         batches = BatchSampler(ShardSampler(len(dataset), **shard), batch_size, drop_last=False)
     workers = workers_per_rank(cfg.workers, world_size) if workers is None else int(workers)
     if pin_memory is None:
-        pin_memory = torch.cuda.is_available() and str(cfg.get("device")).lower() != "cpu"
+        pin_memory = torch.cuda.is_available() and str(cfg.device).lower() != "cpu"
     return DetectionLoader(
         dataset,
         batch_sampler=batches,

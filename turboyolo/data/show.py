@@ -15,7 +15,7 @@ def run(cfg, positional: list[str]) -> int:
 
     A positional word "val" shows validation samples (letterbox only) instead.
     """
-    data = load_dataset(cfg.data, cfg.get("cache_dir"), verbose=cfg.verbose)
+    data = load_dataset(cfg.data, cfg.cache_dir, verbose=cfg.verbose)
     train = "val" not in positional
     records = data.split("train" if train else "val")
     dataset = DetectionDataset.from_config(records, cfg, train=train)

@@ -47,7 +47,7 @@ def _plain_allreduce(process_group, bucket):
     return default_hooks.allreduce_hook(process_group, bucket)
 
 
-def register_compression_hook(ddp: DistributedDataParallel, kind: str, backend: str, powersgd_rank: int = 2,
+def register_compression_hook(ddp: DistributedDataParallel, kind: str, backend: str, powersgd_rank: int,
                               timer: CommTimer | None = None):
     """Install the hook for `kind` (none, fp16, bf16, powersgd) on `ddp`, timed by `timer` if given.
 

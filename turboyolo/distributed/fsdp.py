@@ -2,8 +2,8 @@
 
 For models whose training state does not fit one device. Blocks of at least MIN_UNIT_PARAMS
 parameters become their own shard units (all-gathered just before use, freed after), the rest
-joins the root unit. Optional bf16 mixed precision (cfg.fsdp_mixed_precision) for parameters and
-gradient reduction. Validation runs on a plain full replica (eval_module), not on the sharded
+joins the root unit. Optional bf16 mixed precision (`mixed_precision`, config key fsdp_mixed_precision)
+for parameters and gradient reduction. Validation runs on a plain full replica (eval_module), not on the sharded
 model: FSDP forwards are collectives, and uneven validation shards would call them a different
 number of times per rank. Sharded checkpoints use torch.distributed.checkpoint (DCP);
 load_dcp_into_model() reads one into a plain single-process model.
@@ -26,6 +26,7 @@ from torch.distributed.checkpoint.state_dict import (
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+from turboyolo.config import default_of
 from turboyolo.distributed.group_strategy import ProcessGroupStrategy, average_in_place, broadcast_module_state, float_buffers
 
 MIN_UNIT_PARAMS = 1_000_000  # smaller blocks are not worth a separate all-gather
@@ -58,11 +59,12 @@ class FSDPStrategy(ProcessGroupStrategy):
     name = "fsdp"
     supports_ema = False  # the EMA would need the full weights every step
 
-    def __init__(self, cfg, env, watchdog=None, min_unit_params: int = MIN_UNIT_PARAMS):
-        super().__init__(cfg, env, watchdog)
+    def __init__(self, env, *, mixed_precision: bool = default_of("fsdp_mixed_precision"),
+                 sync_bn: bool = default_of("sync_bn"), watchdog=None, min_unit_params: int = MIN_UNIT_PARAMS):
+        super().__init__(env, sync_bn=sync_bn, watchdog=watchdog)
         self.mesh = init_device_mesh(env.device.type, (env.world_size,))
         self.min_unit_params = min_unit_params
-        self.mixed_precision = bool(cfg.get("fsdp_mixed_precision", False))
+        self.mixed_precision = bool(mixed_precision)
         self.mp_policy = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.bfloat16) \
             if self.mixed_precision else MixedPrecisionPolicy()
         self._model: nn.Module | None = None

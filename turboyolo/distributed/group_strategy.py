@@ -14,6 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from turboyolo.config import default_of
 from turboyolo.distributed.env import DistEnv
 from turboyolo.distributed.strategy import Strategy
 from turboyolo.distributed.sync_bn import convert_sync_batchnorm
@@ -31,11 +32,12 @@ class ProcessGroupStrategy(Strategy):
     def pop_exposed_comm_s(self) -> float:
         return self.comm_timer.pop_exposed_s() if self.comm_timer is not None else 0.0
 
-    def __init__(self, cfg, env: DistEnv, watchdog=None):
-        super().__init__(cfg, env)
+    def __init__(self, env: DistEnv, *, sync_bn: bool = default_of("sync_bn"), watchdog=None):
+        super().__init__(env)
         if not dist.is_initialized():
             raise RuntimeError(f"{type(self).__name__} needs an initialised process group; use setup_distributed(cfg)")
         self.backend = dist.get_backend()
+        self.sync_bn = bool(sync_bn)
         self.watchdog = watchdog
 
     def watch(self, collective: str):
@@ -43,8 +45,8 @@ class ProcessGroupStrategy(Strategy):
         return self.watchdog.collective(collective) if self.watchdog is not None else contextlib.nullcontext()
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
-        """Steps every distributed wrap shares: SyncBN conversion when cfg.sync_bn."""
-        if self.cfg.get("sync_bn", False):
+        """Steps every distributed wrap shares: SyncBN conversion when sync_bn."""
+        if self.sync_bn:
             model = convert_sync_batchnorm(model)
         return model
 

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from turboyolo.config import default_of
 from turboyolo.distributed.env import DistEnv, select_device
 from turboyolo.distributed.strategy import Strategy
 
@@ -31,32 +32,33 @@ def _hvd():
     return _HVD
 
 
-def init_horovod(cfg) -> DistEnv:
-    """hvd.init() and the DistEnv it implies (ranks come from horovodrun, not torchrun)."""
+def init_horovod(device_key: str | None) -> DistEnv:
+    """hvd.init() and the DistEnv it implies (ranks come from horovodrun, not torchrun).
+
+    device_key: the config's `device`, as for read_env."""
     hvd = _hvd()
     hvd.init()
-    device = select_device(cfg.get("device"), hvd.local_rank())
+    device = select_device(device_key, hvd.local_rank())
     if device.type == "cuda":
         torch.cuda.set_device(device)
     return DistEnv(hvd.rank(), hvd.local_rank(), hvd.size(), hvd.local_size(), device)
 
 
 class HorovodStrategy(Strategy):
-    """horovod.torch DistributedOptimizer; parameters and optimizer state broadcast from rank 0."""
+    """horovod.torch DistributedOptimizer; parameters and optimizer state broadcast from rank 0.
+
+    grad_compression: none or fp16 (Horovod's compressions). Horovod averages gradients as DDP
+    does; it has no other sync mode and no SyncBN (factory.make_strategy refuses those settings).
+    """
 
     name = "horovod"
 
-    def __init__(self, cfg, env: DistEnv, watchdog=None):
-        super().__init__(cfg, env)
+    def __init__(self, env: DistEnv, *, grad_compression: str = default_of("grad_compression")):
+        super().__init__(env)
         self.hvd = _hvd()
-        if cfg.get("sync", "ddp") != "ddp":
-            raise RuntimeError(f"engine=horovod supports sync=ddp only (got sync={cfg.sync})")
-        if cfg.get("sync_bn", False):
-            raise RuntimeError("sync_bn with engine=horovod is not supported; use engine=torch")
-        kind = cfg.get("grad_compression", "none")
-        if kind not in ("none", "fp16"):
-            raise RuntimeError(f"engine=horovod supports grad_compression=none|fp16 (got {kind})")
-        self.compression = self.hvd.Compression.fp16 if kind == "fp16" else self.hvd.Compression.none
+        if grad_compression not in ("none", "fp16"):
+            raise RuntimeError(f"engine=horovod supports grad_compression=none|fp16 (got {grad_compression})")
+        self.compression = self.hvd.Compression.fp16 if grad_compression == "fp16" else self.hvd.Compression.none
         self._optimizer = None
 
     def wrap(self, model: nn.Module) -> nn.Module:

@@ -25,12 +25,12 @@ _LAUNCH_VARS = ("RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID", "SLURM_PROCID", "OM
 
 def requested_world_size(cfg) -> int:
     """Processes the config asks for on this machine: one per listed GPU, else cfg.nproc."""
-    device = str(cfg.get("device") or "").strip().lower().replace("cuda:", "")
+    device = str(cfg.device or "").strip().lower().replace("cuda:", "")
     if device and device != "cpu":
         ids = [d for d in device.split(",") if d.strip()]
         if len(ids) > 1:
             return len(ids)
-    return int(cfg.get("nproc", 1) or 1)
+    return int(cfg.nproc)
 
 
 def already_launched() -> bool:
@@ -50,7 +50,7 @@ def launch(entry: Callable[[Any], Any], cfg, nprocs: int | None = None, timeout_
     failing rank.
     """
     nprocs = nprocs or requested_world_size(cfg)
-    timeout = timedelta(seconds=timeout_s or float(cfg.get("dist_timeout", 1800)))
+    timeout = timedelta(seconds=timeout_s or float(cfg.dist_timeout))
     # port=0: the OS picks a free port and the store holds it, so no other process can take it.
     store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False, timeout=timeout)
     try:

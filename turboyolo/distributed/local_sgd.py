@@ -15,8 +15,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.distributed.algorithms.ddp_comm_hooks import post_localSGD_hook
 
+from turboyolo.config import default_of
 from turboyolo.distributed.comm_hooks import CommTimer
-from turboyolo.distributed.ddp import wrap_ddp
+from turboyolo.distributed.ddp import DDPOptions, wrap_ddp
+from turboyolo.distributed.env import DistEnv
 from turboyolo.distributed.group_strategy import ProcessGroupStrategy, average_in_place, float_buffers
 
 
@@ -28,18 +30,22 @@ def node_subgroups(world_size: int, ranks_per_group: int):
 
 
 class LocalSGDStrategy(ProcessGroupStrategy):
-    """Fully synchronous for cfg.localsgd_warmup steps, then average every cfg.period steps."""
+    """Fully synchronous for `warmup` optimizer steps (config: localsgd_warmup), then average the
+    models every `period` steps. ddp_options: the DDP wrap of the synchronous steps (its comm hook
+    is local SGD's own, so grad_compression does not apply)."""
 
     name = "localsgd"
 
-    def __init__(self, cfg, env, watchdog=None):
-        super().__init__(cfg, env, watchdog)
-        self.period = int(cfg.get("period", 4))
-        self.warmup = int(cfg.get("localsgd_warmup", 0))
+    def __init__(self, env: DistEnv, ddp_options: DDPOptions | None = None, *, period: int = default_of("period"),
+                 warmup: int = default_of("localsgd_warmup"), sync_bn: bool = default_of("sync_bn"), watchdog=None):
+        super().__init__(env, sync_bn=sync_bn, watchdog=watchdog)
+        self.ddp_options = ddp_options if ddp_options is not None else DDPOptions()
+        self.period = int(period)
+        self.warmup = int(warmup)
         self.intra_node_allreduce = env.device.type == "cuda" and env.local_world_size > 1
 
     def wrap(self, model: nn.Module) -> nn.Module:
-        ddp = wrap_ddp(self.prepare_model(model), self.cfg, self.env, self.backend)
+        ddp = wrap_ddp(self.prepare_model(model), self.env, self.ddp_options)
         size = self.env.local_world_size if self.intra_node_allreduce else 1
         state = post_localSGD_hook.PostLocalSGDState(
             process_group=None, subgroup=node_subgroups(self.env.world_size, size),

@@ -88,7 +88,7 @@ def route_interface(host: str) -> str | None:
     return None
 
 
-def init_process_group(env: DistEnv, backend: str = "auto", timeout_s: float = 1800) -> str:
+def init_process_group(env: DistEnv, backend: str, timeout_s: float) -> str:
     """Join the default process group from the env:// variables (MASTER_ADDR/PORT, RANK, WORLD_SIZE).
 
     Returns the backend used. Safe to call when already initialised (returns the current backend).

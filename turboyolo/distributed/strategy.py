@@ -20,13 +20,15 @@ class Strategy:
     Lifecycle: ``wrap(model)`` -> ``make_optimizer(factory, model)`` -> per micro-step
     ``sync_context(wrapped, sync)`` around forward+backward -> ``optimizer_step(...)`` ->
     ``after_step(wrapped, step)``. Collectives (``all_reduce``, ``gather_objects``...) are no-ops here.
+
+    Strategies never see the run config: their settings are constructor arguments, which
+    factory.make_strategy fills from the validated config (the only place that reads them).
     """
 
     name = "single"
     supports_ema = True  # False where each rank holds only a shard of the weights (FSDP)
 
-    def __init__(self, cfg, env: DistEnv):
-        self.cfg = cfg
+    def __init__(self, env: DistEnv):
         self.env = env
 
     # --- model and optimizer -------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from turboyolo.config import ConfigError, adopt_saved
+from turboyolo.config import Config, ConfigError, adopt_saved, build_config
 
 # `val weights=best.pt` alone reproduces the checkpoint's in-training validation with these.
 VAL_KEYS = ("data", "imgsz", "rect_val", "difficult", "amp", "channels_last", "conf", "iou", "max_det", "agnostic_nms")
@@ -46,6 +46,14 @@ def resolve_saved_data(saved_data: str, weights: str | Path, saved_project: str 
     where = f"{trained_in} (where training ran) or here" if trained_in else "here"
     raise ConfigError(f"data={saved_data} (from the checkpoint {weights}) is not found from {where}; "
                       f"pass data=PATH")
+
+
+def trained_settings(ckpt: dict, keys: tuple[str, ...], origin: str = "checkpoint") -> Config:
+    """A Config holding `keys` as the checkpoint's training ran them (validated as the command line
+    is); keys missing from an older checkpoint's args hold their documented default."""
+    trained_cfg = build_config()
+    adopt_saved(trained_cfg, dict(ckpt.get("args") or {}), keys=keys, origin=origin)
+    return trained_cfg
 
 
 def adopt_checkpoint_settings(cfg, ckpt: dict, keys: tuple[str, ...], weights: str | Path) -> str:

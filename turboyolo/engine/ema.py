@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from turboyolo.config import default_of
+
 
 class ModelEMA:
     """ema = d * ema + (1 - d) * model, with d ramping up as decay * (1 - exp(-updates / tau)).
@@ -14,7 +16,8 @@ class ModelEMA:
     The ramp lets the average follow the fast early changes of a from-scratch run.
     """
 
-    def __init__(self, model: nn.Module, decay: float = 0.9999, tau: float = 2000.0, updates: int = 0):
+    def __init__(self, model: nn.Module, decay: float = default_of("ema_decay"), tau: float = default_of("ema_tau"),
+                 updates: int = 0):
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)

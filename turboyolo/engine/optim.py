@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from turboyolo.config import default_of
+
 # AdamW converges much faster on short from-scratch runs; SGD wins on long schedules.
 AUTO_SGD_MIN_STEPS = 10_000
 
@@ -36,7 +38,8 @@ def parameter_groups(model: nn.Module) -> tuple[list, list, list]:
     return decay, norm, bias
 
 
-def build_optimizer(model: nn.Module, name: str, lr: float, momentum: float, weight_decay: float, nesterov: bool = True):
+def build_optimizer(model: nn.Module, name: str, lr: float, momentum: float, weight_decay: float,
+                    nesterov: bool = default_of("nesterov")):
     """Groups: 0 = decayed weights, 1 = norm weights, 2 = biases (the warm-up treats 2 specially)."""
     decay, norm, bias = parameter_groups(model)
     groups = [

@@ -14,9 +14,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from turboyolo.config import default_of
 from turboyolo.data.letterbox import letterbox
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
+from turboyolo.engine.checkpoint_settings import PREDICT_KEYS, trained_settings
 from turboyolo.ops.nms import non_max_suppression
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
@@ -62,14 +64,20 @@ class StageTimes:
 
 
 class Predictor:
-    """weights: a checkpoint path or an already loaded checkpoint dict. imgsz: the letterbox size;
-    None = the size the checkpoint was trained at (`turboyolo predict` passes the resolved cfg.imgsz)."""
+    """weights: a checkpoint path or an already loaded checkpoint dict. imgsz (the letterbox size),
+    amp and channels_last: None = as the checkpoint was trained (`turboyolo predict` passes the
+    values it resolved the same way, checkpoint_settings.PREDICT_KEYS, unless the user gave them)."""
 
-    def __init__(self, weights: str | dict, device: torch.device, imgsz: int | None = None, amp: str = "auto",
-                 channels_last: bool = True):
+    def __init__(self, weights: str | dict, device: torch.device, imgsz: int | None = None, amp: str | None = None,
+                 channels_last: bool | None = None):
         ckpt = weights if isinstance(weights, dict) else load_checkpoint(weights)
+        trained_cfg = trained_settings(ckpt, PREDICT_KEYS, origin="checkpoint" if isinstance(weights, dict)
+                                       else f"checkpoint {weights}")
+        imgsz = trained_cfg.imgsz if imgsz is None else imgsz
+        amp = trained_cfg.amp if amp is None else amp
+        channels_last = trained_cfg.channels_last if channels_last is None else channels_last
         self.names = list(ckpt["names"])
-        self.imgsz = int(imgsz or ckpt["args"].get("imgsz", 640))
+        self.imgsz = int(imgsz)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.model = eval_model(ckpt, device, self.memory_format)
         self.device = device
@@ -78,7 +86,8 @@ class Predictor:
         self.times = StageTimes()
 
     @torch.inference_mode()
-    def predict_batch(self, images: list[np.ndarray], conf: float, iou: float, max_det: int, agnostic: bool = False):
+    def predict_batch(self, images: list[np.ndarray], conf: float, iou: float, max_det: int,
+                      agnostic: bool = default_of("agnostic_nms")):
         """images: BGR (H, W, 3) uint8 arrays -> list of (n, 6) float arrays xyxy,score,class in original pixels."""
         t0 = time.perf_counter()
         boxed = [letterbox(im, self.imgsz, self.stride, square=True) for im in images]

@@ -142,7 +142,7 @@ def build_training_setup(cfg) -> TrainingSetup:
 
     if ckpt is not None:
         model.load_state_dict(ckpt["train_state"]["model"])
-    loss_fn = DetectionLoss(model, box=cfg.box, cls=cfg.cls, dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha, beta=cfg.tal_beta)
+    loss_fn = DetectionLoss.from_config(model, cfg)
     # FLOPs and the EMA copy need a plain module: FSDP refuses deepcopy once it has sharded one
     complexity = _count_complexity(model, cfg.imgsz)
     if cfg.ema and not strategy.supports_ema:

@@ -19,7 +19,7 @@ def run(cfg, positional=None) -> int:
     from turboyolo.distributed.factory import setup_distributed
     from turboyolo.engine import amp as amp_lib
     from turboyolo.engine.checkpoint import eval_model, load_checkpoint
-    from turboyolo.engine.checkpoint_settings import VAL_KEYS, adopt_checkpoint_settings
+    from turboyolo.engine.checkpoint_settings import VAL_KEYS, adopt_checkpoint_settings, trained_settings
     from turboyolo.engine.validator import format_class_table, validate, validation_batch_per_rank
 
     if not cfg.weights:
@@ -30,7 +30,8 @@ def run(cfg, positional=None) -> int:
     if "batch" in cfg.given:
         batch_size, batch_note = max(cfg.batch // env.world_size, 1), ""
     else:  # the batches the training validated in: numerics (and so near-tied scores) can depend on them
-        batch_size = validation_batch_per_rank(int(ckpt["args"].get("batch", cfg.batch)), env.world_size)
+        trained_cfg = trained_settings(ckpt, ("batch",), origin=f"checkpoint {cfg.weights}")
+        batch_size = validation_batch_per_rank(trained_cfg.batch, env.world_size)
         batch_note = f", validation batch {batch_size} per rank (as in training)"
     if env.is_main and cfg.verbose:
         print(f"turboyolo val: {adopted}{batch_note}")

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from turboyolo.config import default_of
 from turboyolo.loss.assigner import TaskAlignedAssigner
 from turboyolo.loss.box_loss import boxes_to_distances, ciou_loss, distribution_focal_loss
 from turboyolo.loss.targets import pad_targets
@@ -32,14 +33,24 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 
 class DetectionLoss:
-    def __init__(self, model: nn.Module, box: float = 7.5, cls: float = 0.5, dfl: float = 1.5,
-                 topk: int = 10, alpha: float = 0.5, beta: float = 6.0):
+    """Gains box, cls, dfl and the assigner's topk, alpha, beta are the config keys box, cls, dfl,
+    tal_topk, tal_alpha, tal_beta; left out, they take those keys' documented defaults."""
+
+    def __init__(self, model: nn.Module, box: float = default_of("box"), cls: float = default_of("cls"),
+                 dfl: float = default_of("dfl"), topk: int = default_of("tal_topk"),
+                 alpha: float = default_of("tal_alpha"), beta: float = default_of("tal_beta")):
         detector = unwrap_model(model)
         self.num_classes = int(detector.num_classes)
         self.reg_max = int(detector.reg_max)
         self.strides = [int(s) for s in detector.strides.tolist()]  # once, here, not per step
         self.gains = (float(box), float(cls), float(dfl))
         self.assigner = TaskAlignedAssigner(self.num_classes, topk=topk, alpha=alpha, beta=beta)
+
+    @classmethod
+    def from_config(cls, model: nn.Module, cfg) -> "DetectionLoss":
+        """The loss the run config describes (what training and `bench model` use)."""
+        return cls(model, box=cfg.box, cls=cfg.cls, dfl=cfg.dfl, topk=cfg.tal_topk, alpha=cfg.tal_alpha,
+                   beta=cfg.tal_beta)
 
     def __call__(self, raw_maps: list[torch.Tensor], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """raw_maps: per stride (B, 4*reg_max + nc, H/s, W/s), any float dtype;

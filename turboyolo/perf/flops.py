@@ -30,7 +30,7 @@ def _image_batch(model: nn.Module, imgsz, batch: int, channels: int) -> torch.Te
     return torch.full((batch, channels, height, width), 0.5, device=device)
 
 
-def inference_flops_per_image(model: nn.Module, imgsz=640, channels: int = 3) -> float:
+def inference_flops_per_image(model: nn.Module, imgsz, channels: int = 3) -> float:
     """FLOPs of one eval-mode forward pass for one (channels, imgsz, imgsz) image.
 
     imgsz: int (square) or (height, width) in pixels. Returns FLOPs (divide by 1e9 for GFLOPs).
@@ -51,7 +51,7 @@ def _synthetic_targets(batch: int, device: torch.device) -> torch.Tensor:
     return torch.tensor(rows, dtype=torch.float32, device=device)
 
 
-def train_flops_per_image(model: nn.Module, imgsz=640, loss_fn=None, channels: int = 3, batch: int = 2) -> float:
+def train_flops_per_image(model: nn.Module, imgsz, loss_fn=None, channels: int = 3, batch: int = 2) -> float:
     """FLOPs of one training step's forward + backward (and loss), per image.
 
     loss_fn: called as ``loss_fn(model)`` to build a loss for the probe copy, or already built

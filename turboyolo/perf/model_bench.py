@@ -109,9 +109,9 @@ def random_input_steps(cfg) -> dict:
 
     device = select_device(cfg.device)
     model = build_model(cfg.model, cfg.classes).to(device).train()
-    strategy = Strategy(cfg, DistEnv(device=device))
+    strategy = Strategy(DistEnv(device=device))
     timer = StepTimer(device)
-    runner = TrainStep(strategy, model, DetectionTask(DetectionLoss(model), device, None),
+    runner = TrainStep(strategy, model, DetectionTask(DetectionLoss.from_config(model, cfg), device, None),
                        torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9), timer=timer)
     images = torch.rand(cfg.batch, 3, cfg.imgsz, cfg.imgsz, device=device)
     targets = synthetic_targets(cfg.batch, device, cfg.classes)
@@ -174,7 +174,7 @@ def bench_model(cfg) -> dict:
     figures["params"] = count_params(model)
     figures["gflops"] = inference_flops_per_image(model, cfg.imgsz) / 1e9
     figures["train_gflops_per_image"] = train_flops_per_image(model, cfg.imgsz, loss_fn=DetectionLoss) / 1e9
-    figures.update(time_model(model, DetectionLoss(model), cfg, device, amp_dtype, cfg.bench_steps))
+    figures.update(time_model(model, DetectionLoss.from_config(model, cfg), cfg, device, amp_dtype, cfg.bench_steps))
     figures["forward_images_per_s"] = cfg.batch / figures["forward_s_per_batch"]
     figures["forward_backward_images_per_s"] = cfg.batch / figures["forward_backward_s_per_batch"]
     del model

@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from turboyolo.config import default_of
+
 MIB = 2**20
 
 # Published YOLOv5l COCO train2017 epoch times (s) on N x A100, batch 16 per GPU.
@@ -53,10 +55,10 @@ class StepProfile:
 
     compute_s: float
     grad_bytes: float
-    images_per_step: int = 16
+    images_per_step: int = default_of("batch")
     backward_fraction: float = 2.0 / 3.0
     overlap: float = 1.0
-    bucket_bytes: float = 25 * MIB
+    bucket_bytes: float = default_of("bucket_cap_mb") * MIB
     jitter_cv: float = 0.0
 
 
@@ -131,7 +133,7 @@ def yolov5l_profile(jitter_cv: float = 0.0) -> StepProfile:
     """The published YOLOv5l 1xA100 run as a StepProfile (assumptions in the module docstring)."""
     steps = math.ceil(COCO_TRAIN_IMAGES / 16)
     return StepProfile(compute_s=YOLOV5L_A100_EPOCH_S[1] / steps, grad_bytes=4 * YOLOV5L_PARAMS,
-                       images_per_step=16, jitter_cv=jitter_cv)
+                       images_per_step=16, bucket_bytes=25 * MIB, jitter_cv=jitter_cv)  # as published, not our defaults
 
 
 def calibrate_jitter(profile: StepProfile, devices: int, measured_speedup: float, links: Links) -> float:

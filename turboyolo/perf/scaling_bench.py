@@ -29,7 +29,7 @@ def forwarded_overrides(cfg) -> list[str]:
     same configuration), minus the keys each scaling run sets itself."""
     words = []
     for name, spec in load_schema().items():
-        value = cfg.get(name, spec.default)
+        value = cfg[name]
         if name in _RUN_KEYS or value == spec.default:
             continue
         if isinstance(value, list):
@@ -158,7 +158,7 @@ def _add_predictions(runs: list[dict], base: dict | None, bandwidth: float | Non
 def run_predict(cfg) -> dict:
     """`bench scaling predict gpus=8 nodes=4 link_gbps=100`: the model's table, plus its YOLOv5l validation."""
     params = _params(cfg.model)
-    compute_s = float(cfg.get("step_s") or 0.0)
+    compute_s = float(cfg.step_s)
     source = "step_s"
     if compute_s <= 0:
         compute_s, source = _measure_step_here(cfg), "measured here"
@@ -187,7 +187,7 @@ def _measure_step_here(cfg) -> float:
     """forward + backward + optimizer seconds per step at cfg.batch on this device (median, few steps)."""
     from turboyolo.perf.model_bench import random_input_steps
 
-    quick = type(cfg)(cfg)
-    quick["bench_steps"] = max(1, min(cfg.bench_steps, 3))
-    summary = random_input_steps(quick)
+    quick_cfg = type(cfg)(cfg)
+    quick_cfg["bench_steps"] = max(1, min(cfg.bench_steps, 3))
+    summary = random_input_steps(quick_cfg)
     return summary["step_s_median"] or summary["step_s"]

@@ -3,30 +3,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from turboyolo.config import default_of
+
 
 @dataclass(frozen=True)
 class AugmentParams:
-    """Every knob of the training augmentation; see turboyolo/config/default.yaml for meanings."""
+    """Every knob of the training augmentation: each field is the config key of the same name (its
+    meaning and range are in turboyolo/config/default.yaml, and so is its default)."""
 
-    mosaic: float = 1.0  # probability of a 4-image mosaic
-    mixup: float = 0.0  # probability of blending with a second sample
-    degrees: float = 0.0  # max rotation, degrees
-    translate: float = 0.1  # max translation, fraction of the output size
-    scale: float = 0.5  # scale gain drawn from [1 - scale, 1 + scale]
-    shear: float = 0.0  # max shear, degrees
-    perspective: float = 0.0  # perspective coefficient (0 = affine)
-    hsv_h: float = 0.015  # max hue shift, fraction of the hue circle
-    hsv_s: float = 0.7  # saturation gain range 1 +/- hsv_s
-    hsv_v: float = 0.4  # value gain range 1 +/- hsv_v
-    fliplr: float = 0.5  # probability of a horizontal flip
-    flipud: float = 0.0  # probability of a vertical flip
-    min_box_px: float = 2.0  # drop boxes narrower or shorter than this, pixels
-    min_box_area_ratio: float = 0.1  # drop boxes keeping less than this share of their area
-    max_box_aspect: float = 20.0  # drop boxes more elongated than this
+    mosaic: float = default_of("mosaic")  # probability of a 4-image mosaic
+    mixup: float = default_of("mixup")  # probability of blending with a second sample
+    degrees: float = default_of("degrees")  # max rotation, degrees
+    translate: float = default_of("translate")  # max translation, fraction of the output size
+    scale: float = default_of("scale")  # scale gain drawn from [1 - scale, 1 + scale]
+    shear: float = default_of("shear")  # max shear, degrees
+    perspective: float = default_of("perspective")  # perspective coefficient (0 = affine)
+    hsv_h: float = default_of("hsv_h")  # max hue shift, fraction of the hue circle
+    hsv_s: float = default_of("hsv_s")  # saturation gain range 1 +/- hsv_s
+    hsv_v: float = default_of("hsv_v")  # value gain range 1 +/- hsv_v
+    fliplr: float = default_of("fliplr")  # probability of a horizontal flip
+    flipud: float = default_of("flipud")  # probability of a vertical flip
+    min_box_px: float = default_of("min_box_px")  # drop boxes narrower or shorter than this, pixels
+    min_box_area_ratio: float = default_of("min_box_area_ratio")  # drop boxes keeping less of their area
+    max_box_aspect: float = default_of("max_box_aspect")  # drop boxes more elongated than this
 
     @classmethod
     def from_config(cls, cfg) -> "AugmentParams":
-        return cls(**{f.name: float(cfg[f.name]) for f in fields(cls) if f.name in cfg})
+        """Every field from the config key of its name (a config without one is a KeyError, not a default)."""
+        return cls(**{f.name: float(cfg[f.name]) for f in fields(cls)})
 
     @classmethod
     def none(cls) -> "AugmentParams":

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from turboyolo.config import default_of
 from turboyolo.data.formats.coco import read_coco, write_coco
 from turboyolo.data.formats.detect import SYNTHETIC, detect_format
 from turboyolo.data.formats.file_placement import WrittenDataset, check_output_folder
@@ -58,8 +59,8 @@ def _category_ids(parsed: ParsedDataset) -> list[int] | None:
     return [int(label) for label in by_class]
 
 
-def load_dataset(data: str, cache_dir: str | None = None, verbose: bool = True,
-                 difficult: str = "ignore") -> DetectionData:
+def load_dataset(data: str, cache_dir: str | None = None, verbose: bool = default_of("verbose"),
+                 difficult: str = default_of("difficult")) -> DetectionData:
     """Read a dataset in any supported format into a DetectionData with repaired boxes.
 
     data: a YOLO data YAML, a VOC root, a COCO json or folder, or "synthetic".
