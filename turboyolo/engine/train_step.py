@@ -50,9 +50,10 @@ class TrainStep:
     """
 
     def __init__(self, strategy, wrapped: nn.Module, task: Callable, optimizer, *, scaler=None, ema=None,
-                 grad_clip: float = 0.0, loss_scale: float = 1.0, timer=None, model: nn.Module | None = None):
+                 grad_clip: float | None = None, loss_scale: float = 1.0, timer=None, model: nn.Module | None = None):
         self.strategy, self.wrapped, self.task, self.optimizer = strategy, wrapped, task, optimizer
-        self.scaler, self.ema, self.grad_clip, self.loss_scale = scaler, ema, grad_clip, loss_scale
+        self.scaler, self.ema, self.loss_scale = scaler, ema, loss_scale
+        self.grad_clip = grad_clip or 0.0  # None: no clipping (the trainer passes cfg.grad_clip)
         self.timer = timer if timer is not None else _NoTimer()
         self.model = model if model is not None else strategy.unwrap(wrapped)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
