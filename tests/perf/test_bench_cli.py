@@ -78,6 +78,25 @@ def test_bench_hw_json(tmp_path, monkeypatch):
     assert figures["matmul_fp32_flops"] == 1e11 and figures["copy_bytes_per_s"] == 1e10
 
 
+def test_bench_hw_figures_are_found_by_training_on_the_same_machine(tmp_path, monkeypatch):
+    import torch
+
+    from turboyolo.cores import threads_per_process
+    from turboyolo.perf import hardware
+
+    monkeypatch.setattr(hardware, "measure_matmul_flops", lambda device, dtype, **_: 1e11)
+    monkeypatch.setattr(hardware, "measure_copy_bandwidth", lambda device, **_: 1e10)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr("turboyolo.cores.CGROUP_ROOT", tmp_path / "no-cgroup")
+    before = torch.get_num_threads()
+    try:
+        assert bench_cli.run(build_config({"cache_dir": str(tmp_path)}), ["hw"]) == 0
+        torch.set_num_threads(threads_per_process(0, 1))  # what a one-process training run sets
+        assert hardware.cached_peak("cpu", str(tmp_path))["matmul_fp32_flops"] == 1e11
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_bench_scaling_predict_json(tmp_path):
     out = tmp_path / "predict.json"
     cfg = build_config({"gpus": "8", "nodes": "4", "link_gbps": "100", "step_s": "0.2", "out": str(out)})
