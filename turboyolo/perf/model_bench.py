@@ -140,6 +140,7 @@ def fallback_training_loop(cfg) -> dict:
 def loader_images_per_s(cfg, batches: int) -> float | None:
     """Images/s of the training DataLoader alone (augmentation on, no model), after its first batch."""
     from turboyolo.data.formats import load_dataset
+    from turboyolo.distributed.env import select_device
     from turboyolo.data import loader as loader_lib
 
     data = load_dataset(cfg.data, cfg.cache_dir, verbose=False)
@@ -147,7 +148,8 @@ def loader_images_per_s(cfg, batches: int) -> float | None:
     cache = None
     if hasattr(loader_lib, "build_image_cache"):
         cache = loader_lib.build_image_cache(records, cfg, rank=0, local_rank=0, strategy=None)
-    loader = loader_lib.build_dataloader(records, cfg, train=True, batch_size=cfg.batch, cache=cache)
+    pin_memory = select_device(cfg.device).type == "cuda"  # as training pins its batches
+    loader = loader_lib.build_dataloader(records, cfg, train=True, batch_size=cfg.batch, cache=cache, pin_memory=pin_memory)
     loader.set_epoch(0, 1)
     images, start = 0, None
     for epoch in range(1000):  # small datasets: go round again until enough batches
