@@ -14,13 +14,11 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, is_image_file
 from turboyolo.data.letterbox import letterbox
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.ops.nms import non_max_suppression
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 class SourceImage(NamedTuple):
     path: Path
@@ -35,15 +33,15 @@ def list_sources(source: str) -> list[SourceImage]:
     """
     path = Path(source)
     if path.is_dir():
-        files = [SourceImage(p, p.name) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        files = [SourceImage(p, p.name) for p in sorted(path.iterdir()) if is_image_file(p.name)]
     elif path.is_file():
         files = [SourceImage(path, path.name)]
     else:
-        matches = sorted({os.path.normpath(p) for p in glob.glob(source) if Path(p).suffix.lower() in IMAGE_SUFFIXES})
+        matches = sorted({os.path.normpath(p) for p in glob.glob(source) if is_image_file(p)})
         base = (os.path.commonpath([os.path.dirname(p) or "." for p in matches]) if matches else "") or "."
         files = [SourceImage(Path(p), Path(os.path.relpath(p, base)).as_posix()) for p in matches]
     if not files:
-        raise FileNotFoundError(f"source={source}: no images found (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise FileNotFoundError(f"source={source}: no images found (accepted: {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files
 
 

@@ -48,6 +48,7 @@ JPEG_END_MISSING = "image_end_marker_missing"
 
 
 def is_image_file(name: str) -> bool:
+    """True for a file name (or path) with an extension training reads; predict accepts the same."""
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
