@@ -18,6 +18,7 @@ from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, is_image_file
 from turboyolo.data.letterbox import letterbox
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
+from turboyolo.engine.model_input import to_model_input
 from turboyolo.ops.nms import non_max_suppression
 
 class SourceImage(NamedTuple):
@@ -81,7 +82,7 @@ class Predictor:
         t0 = time.perf_counter()
         boxed = [letterbox(im, self.imgsz, self.stride, square=True) for im in images]
         batch = torch.from_numpy(np.stack([b[0] for b in boxed])[..., ::-1].copy())  # BGR -> RGB
-        batch = batch.permute(0, 3, 1, 2).to(self.device).to(memory_format=self.memory_format).float().div_(255)
+        batch = to_model_input(batch.permute(0, 3, 1, 2), self.device, self.memory_format)
         t1 = time.perf_counter()
         with amp_lib.autocast(self.device, self.amp_dtype):
             preds = self.model(batch)

@@ -14,6 +14,7 @@ from turboyolo.engine import amp as amp_lib
 from turboyolo.engine import schedule as schedule_lib
 from turboyolo.engine.buffer_snapshot import BufferSnapshot
 from turboyolo.engine.checkpoint import capture_rng, load_checkpoint, strip_for_inference, write_checkpoint
+from turboyolo.engine.model_input import to_model_input
 from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.resume import RunFinished
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
@@ -94,8 +95,7 @@ class Trainer:
         s.timer.start_step()
         for i, batch in enumerate(s.train_loader, start=done_before):
             s.timer.lap("data")
-            images = batch["images"].to(s.env.device, non_blocking=True)
-            images = images.to(memory_format=s.memory_format).float().div_(255)
+            images = to_model_input(batch["images"], s.env.device, s.memory_format)
             targets = batch["targets"].to(s.env.device, non_blocking=True)
             s.timer.lap("h2d")
 
