@@ -4,7 +4,7 @@ import torch
 
 from turboyolo.config import build_config
 from turboyolo.distributed.env import DistEnv
-from turboyolo.distributed.factory import SYNC_STRATEGIES, make_strategy, setup_distributed, teardown
+from turboyolo.distributed.factory import SYNC_STRATEGIES, make_strategy, setup_distributed
 from turboyolo.distributed.strategy import Strategy
 
 
@@ -17,7 +17,7 @@ def test_one_process_gets_the_plain_strategy_whatever_the_sync(monkeypatch):
         assert type(strategy) is Strategy and not env.is_distributed
         assert strategy.all_reduce(torch.ones(2), "mean").tolist() == [1.0, 1.0]
         assert strategy.gather_objects("x") == ["x"]
-        teardown(strategy)
+        strategy.close()
     finally:
         torch.set_num_threads(before)
 

@@ -8,7 +8,6 @@ import torch
 from tests.distributed.toy import ToyNet, max_state_diff, rank_slice, run_ranks, toy_batch, train_toy
 from turboyolo.config import build_config
 from turboyolo.distributed.factory import make_strategy
-from turboyolo.paths import cache_root
 
 STEPS, GLOBAL_BATCH = 16, 16
 VARIANTS = {  # name -> (config overrides, micro-steps per optimizer step)
@@ -44,10 +43,6 @@ def _train_every_strategy(cfg, env, _):
             eval_model = strategy.eval_module(wrapped)
             strategy.sync_eval_state(eval_model)
             result["eval_synced"] = {k: v.clone() for k, v in eval_model.state_dict().items()}
-        if name == "fsdp":
-            path = cache_root(cfg.cache_dir) / "fsdp_dcp"
-            strategy.save_sharded(path, wrapped, optimizer)
-            result["dcp_path"] = str(path)
         out[name] = result
     return out
 
@@ -121,11 +116,7 @@ def test_zero_consolidates_the_optimizer_state_on_rank0(results):
 @pytest.mark.dist
 @pytest.mark.slow
 def test_fsdp_checkpoint_loads_into_a_single_process_model(results):
-    from turboyolo.distributed.fsdp import load_dcp_into_model
-
     full = results[0]["fsdp"]["state"]
     assert results[1]["fsdp"]["state"] == {}  # the full state is gathered on rank 0 only
-    model = load_dcp_into_model(results[0]["fsdp"]["dcp_path"], ToyNet())
-    assert max_state_diff(model.state_dict(), full) == 0.0
     ToyNet().load_state_dict(full)  # plain tensors, plain keys
     assert all(type(v) is torch.Tensor for v in full.values())

@@ -18,7 +18,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from tests.distributed.toy import ToyNet, rank_slice, toy_batch  # noqa: E402
 from turboyolo.config import build_config  # noqa: E402
-from turboyolo.distributed.factory import setup_distributed, teardown  # noqa: E402
+from turboyolo.distributed.factory import setup_distributed  # noqa: E402
 
 GLOBAL_BATCH = 8
 
@@ -57,7 +57,7 @@ def main(out_dir: str, steps: int, kill_steps: list[int]) -> None:
         strategy.barrier()
     final = {"model": strategy.model_state(wrapped), "incarnation": incarnation}
     torch.save(final, out / f"final_rank{env.rank}.pt")
-    teardown(strategy)
+    strategy.close()
 
 
 if __name__ == "__main__":

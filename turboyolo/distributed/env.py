@@ -25,10 +25,6 @@ class DistEnv:
     def is_distributed(self) -> bool:
         return self.world_size > 1
 
-    @property
-    def node_rank(self) -> int:
-        return self.rank // max(self.local_world_size, 1)
-
 
 def _int_env(*names: str, default: int) -> int:
     for name in names:

@@ -69,8 +69,3 @@ def setup_distributed(cfg, quiet_workers: bool = True) -> tuple[DistEnv, Strateg
     if quiet_workers:
         silence_worker_output(env)
     return env, make_strategy(cfg, env, watchdog)
-
-
-def teardown(strategy: Strategy) -> None:
-    """Stop the watchdog and leave the process group (safe to call once per setup)."""
-    strategy.close()

@@ -151,4 +151,3 @@ def convert_sync_batchnorm(model: nn.Module, process_group=None) -> nn.Module:
         return m
 
     return _replace_batchnorm(model, make)
-
