@@ -60,7 +60,7 @@ def train_toy(strategy, rank: int, world: int, steps: int, global_batch: int, ac
         for micro in range(accumulate):
             x, y = toy_batch(step * accumulate + micro, global_batch)
             x, y = rank_slice(x, rank, world), rank_slice(y, rank, world)
-            with strategy.sync_context(wrapped, sync=micro == accumulate - 1):
+            with strategy.forward_backward_context(wrapped, reduce_gradients=micro == accumulate - 1):
                 loss = F.cross_entropy(wrapped(x), y) / accumulate
                 loss.backward()
             step_loss += loss.detach()

@@ -24,7 +24,7 @@ def wrap_ddp(model: nn.Module, cfg, env, backend: str) -> DistributedDataParalle
 class DDPStrategy(ProcessGroupStrategy):
     """Every rank holds the whole model; gradients are averaged each optimizer step.
 
-    Accumulation: ``sync_context(wrapped, sync=False)`` is DDP's ``no_sync()``, so only the last
+    Accumulation: ``forward_backward_context(wrapped, reduce_gradients=False)`` is DDP's ``no_sync()``, so only the last
     micro-step of an accumulation window communicates.
     """
 
@@ -38,7 +38,7 @@ class DDPStrategy(ProcessGroupStrategy):
             timer=self.comm_timer)
         return ddp
 
-    def sync_context(self, wrapped: nn.Module, sync: bool):
-        if not sync:
+    def forward_backward_context(self, wrapped: nn.Module, reduce_gradients: bool):
+        if not reduce_gradients:
             return wrapped.no_sync()
         return self.watch("forward+backward (DDP gradient all-reduce)")

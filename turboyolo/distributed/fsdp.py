@@ -92,8 +92,8 @@ class FSDPStrategy(ProcessGroupStrategy):
         return wrapped  # fully_shard changes the module in place
 
     @contextlib.contextmanager
-    def sync_context(self, wrapped: nn.Module, sync: bool):
-        wrapped.set_requires_gradient_sync(sync)
+    def forward_backward_context(self, wrapped: nn.Module, reduce_gradients: bool):
+        wrapped.set_requires_gradient_sync(reduce_gradients)
         try:
             with self.watch("forward+backward (FSDP all-gather / reduce-scatter)"):
                 yield

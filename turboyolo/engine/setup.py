@@ -161,7 +161,7 @@ def build_training_setup(cfg) -> TrainingSetup:
 
     derived_probe = derive(cfg, env.world_size)
     batches_per_epoch = max(1, -(-len(train_records) // derived_probe.global_batch))
-    total_steps = cfg.epochs * batches_per_epoch // derived_probe.accumulate
+    total_steps = cfg.epochs * batches_per_epoch // derived_probe.micro_steps_per_step
     opt_name, base_lr = resolve_optimizer(cfg.optimizer, total_steps, len(names), cfg.lr0, "lr0" in cfg.given)
     derived = derive(cfg, env.world_size, base_lr)
 
@@ -191,7 +191,7 @@ def build_training_setup(cfg) -> TrainingSetup:
         val_loader = build_dataloader(val_records, cfg, train=False, rank=env.rank, world_size=env.world_size,
                                       batch_size=validation_batch_per_rank(cfg.batch, env.world_size), cache=cache, seed=cfg.seed,
                                       local_world_size=env.local_world_size, pin_memory=env.device.type == "cuda")
-    schedule = Schedule.from_config(cfg, derived.lr0, derived.accumulate, len(train_loader))
+    schedule = Schedule.from_config(cfg, derived.lr0, derived.micro_steps_per_step, len(train_loader))
 
     run_dir = None
     if env.is_main:

@@ -104,8 +104,9 @@ class Trainer:
             if micro_in_step == 0:
                 s.extra["buffers"].take()  # restored if this step turns out non-finite
             micro_in_step += 1
-            sync = micro_in_step >= hyper["accumulate"] or i == batches - 1
-            with s.strategy.sync_context(s.wrapped, sync):
+            # the last micro-step of an accumulation window reduces the gradients and steps
+            step_now = micro_in_step >= hyper["micro_steps_per_step"] or i == batches - 1
+            with s.strategy.forward_backward_context(s.wrapped, reduce_gradients=step_now):
                 with amp_lib.autocast(s.env.device, s.amp_dtype):
                     raw = s.wrapped(images)
                 loss, components = s.loss_fn(raw, targets)
@@ -114,11 +115,11 @@ class Trainer:
                 scaled = loss * s.env.world_size
                 (s.scaler.scale(scaled) if s.scaler else scaled).backward()
                 s.timer.lap("backward")
-            if sync:  # communication the backward had to wait for, moved out of "backward"
+            if step_now:  # communication the backward had to wait for, moved out of "backward"
                 s.timer.add_seconds("exposed_comm", s.strategy.pop_exposed_comm_s(), taken_from="backward")
             loss_sum += components
             s.iteration += 1
-            if sync:
+            if step_now:
                 self._optimizer_step()
                 micro_in_step = 0
                 s.timer.lap("optimizer")
@@ -126,7 +127,7 @@ class Trainer:
             seen = i + 1 - done_before + batches_before
             if (i + 1) % LOG_EVERY == 0 or i == batches - 1:
                 progress.update(i + 1, (loss_sum / seen).tolist(), hyper["lr"][0], s.timer.summary(wait=False), s.mfu)
-            if sync:
+            if step_now:
                 if cfg.save_period_steps and s.step % cfg.save_period_steps == 0:
                     self.save_checkpoint(epoch, samples_in_epoch=(i + 1) * s.derived.global_batch, metrics={},
                                          partial={"loss_sum": loss_sum.tolist(), "batches": seen})
@@ -184,7 +185,7 @@ class Trainer:
             return {}
         # without EMA the strategy hands out a plain module with the live weights (FSDP gathers them)
         model = self._eval_model()
-        s.strategy.sync_eval_state(model)  # one model on every rank before the shards are evaluated
+        s.strategy.unify_eval_state(model)  # one model on every rank before the shards are evaluated
         started = time.perf_counter()
         metrics = validate(model, s.val_loader, s.val_records, s.names, s.strategy, cfg, s.amp_dtype, s.memory_format,
                            plots_dir=s.run_dir.path if (last and cfg.plots and s.env.is_main) else None,
@@ -277,7 +278,7 @@ class Trainer:
         s = self.s
         optimizer_state = s.strategy.optimizer_state(s.optimizer)  # collective for sharded optimizers
         if s.ema is not None:
-            s.strategy.sync_eval_state(s.ema.module)  # collective
+            s.strategy.unify_eval_state(s.ema.module)  # collective
         model_state = s.strategy.model_state(s.wrapped)
         if not s.env.is_main:
             return
