@@ -87,7 +87,7 @@ def worker(out: Path, warmup: int, pairs: dict) -> None:
         return
     timing = s.timer.summary()  # totals since the reset after the warm-up steps
     steps = [b - a for a, b in zip(clock.stamps[warmup - 1:], clock.stamps[warmup:])]
-    images_per_step = s.derived.global_batch * s.derived.accumulate
+    images_per_step = s.derived.global_batch * s.derived.micro_steps_per_step
     row = {"world_size": s.env.world_size, "strategy": s.strategy.name, "images_per_step": images_per_step,
            "timed_steps": len(steps), "step_s_median": statistics.median(steps),
            "images_per_s": images_per_step * len(steps) / sum(steps),

@@ -70,17 +70,13 @@ def test_fraction_keeps_a_subset(records):
     assert len(loader.dataset) == 5
 
 
-def test_workers_capped_by_cores_per_local_rank(monkeypatch):
-    from turboyolo.data.loader import workers_per_rank
-
+def test_workers_follow_the_cores_of_the_ranks_on_this_machine(records, monkeypatch, tmp_path):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
-    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
-    assert workers_per_rank(16, world_size=8) == 1  # 2 cores per rank, one kept for the rank itself
-    assert workers_per_rank(0, world_size=8) == 0
-    monkeypatch.delenv("LOCAL_WORLD_SIZE")
-    assert workers_per_rank(3) == 3
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
-    assert workers_per_rank(2) == 1
+    monkeypatch.setattr("turboyolo.cores.CGROUP_ROOT", tmp_path)  # no container quota
+    cfg = _cfg(workers=16, batch=8)
+    # 8 ranks on two machines: 4 share these 8 cores, 2 each, one of them kept for the rank itself
+    assert build_dataloader(records, cfg, train=True, world_size=8, local_world_size=4).num_workers == 1
+    assert build_dataloader(records, cfg, train=True, world_size=2).num_workers == 3
 
 
 def test_rect_val_pads_each_image_only_to_the_stride_and_maps_boxes_back(tmp_path):

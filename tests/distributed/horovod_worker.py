@@ -11,11 +11,11 @@ import torch  # noqa: E402
 
 from tests.distributed.toy import train_toy  # noqa: E402
 from turboyolo.config import build_config  # noqa: E402
-from turboyolo.distributed.factory import setup_distributed, teardown  # noqa: E402
+from turboyolo.distributed.factory import setup_distributed  # noqa: E402
 
 if __name__ == "__main__":
     env, strategy = setup_distributed(build_config({"engine": "horovod", "device": "cpu", "threads": 1}),
                                       quiet_workers=False)
     wrapped, _, losses = train_toy(strategy, env.rank, env.world_size, steps=12, global_batch=8, accumulate=2)
     torch.save({"model": strategy.model_state(wrapped), "losses": losses}, Path(sys.argv[1]) / f"rank{env.rank}.pt")
-    teardown(strategy)
+    strategy.close()

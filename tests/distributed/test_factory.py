@@ -4,7 +4,7 @@ import torch
 
 from turboyolo.config import build_config
 from turboyolo.distributed.env import DistEnv
-from turboyolo.distributed.factory import SYNC_STRATEGIES, make_strategy, setup_distributed, teardown, threads_per_process
+from turboyolo.distributed.factory import SYNC_STRATEGIES, make_strategy, setup_distributed
 from turboyolo.distributed.strategy import Strategy
 
 
@@ -17,7 +17,7 @@ def test_one_process_gets_the_plain_strategy_whatever_the_sync(monkeypatch):
         assert type(strategy) is Strategy and not env.is_distributed
         assert strategy.all_reduce(torch.ones(2), "mean").tolist() == [1.0, 1.0]
         assert strategy.gather_objects("x") == ["x"]
-        teardown(strategy)
+        strategy.close()
     finally:
         torch.set_num_threads(before)
 
@@ -33,8 +33,3 @@ def test_distributed_strategies_refuse_to_run_without_a_process_group():
     with pytest.raises(RuntimeError, match="setup_distributed"):
         make_strategy(build_config({"sync": "ddp"}), env)
 
-
-def test_threads_split_the_cores_between_local_processes():
-    assert threads_per_process(build_config({"threads": 3}), DistEnv()) == 3
-    many = DistEnv(world_size=1024, local_world_size=1024)
-    assert threads_per_process(build_config({}), many) == 1

@@ -76,13 +76,13 @@ def train_toy(strategy, rank: int, world: int, steps: int, global_batch: int, ac
 
 
 def _run_and_save(fn, out_dir: str, cfg):
-    from turboyolo.distributed.factory import setup_distributed, teardown
+    from turboyolo.distributed.factory import setup_distributed
 
     env, strategy = setup_distributed(cfg, quiet_workers=False)
     try:
         result = fn(cfg, env, strategy)
     finally:
-        teardown(strategy)
+        strategy.close()
     torch.save(result, Path(out_dir) / f"rank{env.rank}.pt")
 
 

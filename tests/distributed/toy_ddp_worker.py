@@ -18,7 +18,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from tests.distributed.toy import ToyNet, rank_slice, toy_batch  # noqa: E402
 from turboyolo.config import build_config  # noqa: E402
-from turboyolo.distributed.factory import setup_distributed, teardown  # noqa: E402
+from turboyolo.distributed.factory import setup_distributed  # noqa: E402
 
 GLOBAL_BATCH = 8
 
@@ -43,7 +43,7 @@ def main(out_dir: str, steps: int, kill_steps: list[int]) -> None:
         if env.rank == 1 and incarnation < len(kill_steps) and step == kill_steps[incarnation]:
             os.kill(os.getpid(), signal.SIGKILL)
         x, y = toy_batch(step, GLOBAL_BATCH)
-        with strategy.sync_context(wrapped, sync=True):
+        with strategy.forward_backward_context(wrapped, reduce_gradients=True):
             F.cross_entropy(wrapped(rank_slice(x, env.rank, 2)), rank_slice(y, env.rank, 2)).backward()
         strategy.optimizer_step(optimizer, None, model.parameters(), 0.0)
         optimizer.zero_grad(set_to_none=True)
@@ -57,7 +57,7 @@ def main(out_dir: str, steps: int, kill_steps: list[int]) -> None:
         strategy.barrier()
     final = {"model": strategy.model_state(wrapped), "incarnation": incarnation}
     torch.save(final, out / f"final_rank{env.rank}.pt")
-    teardown(strategy)
+    strategy.close()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ def test_global_batch_same_optimisation_at_any_world_size():
     cfg = build_config({"batch": 16, "nbs": 64})
     one, two = derive(cfg, 1), derive(cfg, 2)
     assert (one.per_rank_batch, two.per_rank_batch) == (16, 8)
-    assert one.accumulate == two.accumulate == 4
+    assert one.micro_steps_per_step == two.micro_steps_per_step == 4
     assert one.effective_batch == two.effective_batch == 64
     assert one.lr0 == two.lr0 and one.weight_decay == two.weight_decay
 

@@ -1,4 +1,6 @@
 """Predictor and eval_model: a checkpoint becomes a fused eval-mode detector that predicts in original pixels."""
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn
@@ -41,3 +43,15 @@ def test_predictor_returns_boxes_inside_each_original_image(tmp_path):
         assert (det[:, [0, 2]] >= 0).all() and (det[:, [0, 2]] <= image.shape[1]).all()
         assert (det[:, [1, 3]] >= 0).all() and (det[:, [1, 3]] <= image.shape[0]).all()
     assert predictor.times.images == 2
+
+
+def test_predict_reads_every_image_file_training_reads(tmp_path):
+    from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, scan_image_folder
+    from turboyolo.engine.predictor import list_sources
+
+    for ext in sorted(IMAGE_EXTENSIONS | UNSUPPORTED_IMAGE_EXTENSIONS | {".txt", ".xml"}):
+        for name in (f"a{ext}", f"b{ext.upper()}"):
+            (tmp_path / name).write_bytes(b"")  # only the names matter to both
+    training, _ = scan_image_folder(str(tmp_path))
+    assert [s.path.name for s in list_sources(str(tmp_path))] == [Path(p).name for p in training]
+    assert sorted(s.name for s in list_sources(str(tmp_path / "*"))) == sorted(Path(p).name for p in training)

@@ -4,14 +4,14 @@ from turboyolo.engine.schedule import MIN_WARMUP_ITERS, Schedule
 
 def make(**kw):
     cfg = build_config({"epochs": 10, **kw})
-    return Schedule.from_config(cfg, lr0=0.01, accumulate=4, batches_per_epoch=50)
+    return Schedule.from_config(cfg, lr0=0.01, micro_steps_per_step=4, batches_per_epoch=50)
 
 
 def test_warmup_ramps_lr_momentum_and_accumulation():
     s = make()
     start, end = s.at(0, 0), s.at(0, s.warmup_iters)
     assert start["lr"][0] == 0 and start["lr"][2] == 0.1  # weights from 0, bias from warmup_bias_lr
-    assert start["accumulate"] == 1 and end["accumulate"] == 4
+    assert start["micro_steps_per_step"] == 1 and end["micro_steps_per_step"] == 4
     assert start["momentum"] == 0.8 and end["momentum"] == 0.937
     mid = s.at(0, s.warmup_iters // 2)
     assert 0 < mid["lr"][0] < end["lr"][0]

@@ -71,18 +71,6 @@ def test_perfect_detections_score_one():
     assert np.trace(matrix) == matrix.sum()
 
 
-def test_merge_equals_single_evaluator():
-    image_ids, gt_boxes, gt_classes, dets = random_batches(2)
-    single = DetectionEvaluator(["a", "b", "c", "d"])
-    single.add(image_ids, gt_boxes, gt_classes, dets)
-    rank0, rank1 = DetectionEvaluator(["a", "b", "c", "d"]), DetectionEvaluator(["a", "b", "c", "d"])
-    rank0.add(image_ids[::2], gt_boxes[::2], gt_classes[::2], dets[::2])
-    rank1.add(image_ids[1::2], gt_boxes[1::2], gt_classes[1::2], dets[1::2])
-    rank0.merge(rank1)
-    assert rank0.compute()["coco_stats"] == single.compute()["coco_stats"]
-    np.testing.assert_array_equal(rank0.confusion.matrix, single.confusion.matrix)
-
-
 def test_no_images_and_no_detections():
     empty = DetectionEvaluator(["a"]).compute()
     assert empty["mAP50-95"] == 0.0 and empty["num_images"] == 0

@@ -81,6 +81,25 @@ def test_bench_hw_json(tmp_path, monkeypatch):
     assert figures["matmul_fp32_flops"] == 1e11 and figures["copy_bytes_per_s"] == 1e10
 
 
+def test_bench_hw_figures_are_found_by_training_on_the_same_machine(tmp_path, monkeypatch):
+    import torch
+
+    from turboyolo.cores import threads_per_process
+    from turboyolo.perf import hardware
+
+    monkeypatch.setattr(hardware, "measure_matmul_flops", lambda device, dtype, **_: 1e11)
+    monkeypatch.setattr(hardware, "measure_copy_bandwidth", lambda device, **_: 1e10)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr("turboyolo.cores.CGROUP_ROOT", tmp_path / "no-cgroup")
+    before = torch.get_num_threads()
+    try:
+        assert bench_cli.run(build_config({"cache_dir": str(tmp_path)}), ["hw"]) == 0
+        torch.set_num_threads(threads_per_process(0, 1))  # what a one-process training run sets
+        assert hardware.cached_peak("cpu", str(tmp_path))["matmul_fp32_flops"] == 1e11
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_bench_scaling_predict_json(tmp_path):
     out = tmp_path / "predict.json"
     cfg = build_config({"gpus": "8", "nodes": "4", "link_gbps": "100", "step_s": "0.2", "out": str(out)})
@@ -105,17 +124,3 @@ def test_unknown_bench_command_is_a_config_error():
 
     with pytest.raises(ConfigError):
         bench_cli.run(build_config({}), ["bogus"])
-
-
-@pytest.mark.slow
-@pytest.mark.dist
-def test_bench_scaling_measures_one_and_two_processes(tmp_path, private_tempdir):
-    out = tmp_path / "scaling.json"
-    cfg = build_config({"model": "n", "imgsz": "32", "batch": "4", "bench_steps": "1", "nproc": "1,2",
-                        "data": "synthetic", "out": str(out)}, sweeps={"nproc"})
-    assert bench_cli.run(cfg, ["scaling"]) == 0
-    runs = json.loads(out.read_text())["runs"]
-    assert [(r["nproc"], r["per_process_batch"]) for r in runs] == [(1, 4), (2, 2), (2, 4)]
-    assert all(r["images_per_s"] > 0 and r["speedup"] > 0 for r in runs)
-    assert all(r["predicted_speedup"] > 0 for r in runs if r["nproc"] == 2)
-    assert _ours(private_tempdir) == []

@@ -1,7 +1,7 @@
 """StepTimer accumulators on synthetic timings: a fake clock and fake lazily-completing marks."""
 import pytest
 
-from turboyolo.perf.timing import StepTimer, merge_rank_summaries
+from turboyolo.perf.timing import StepTimer
 
 
 class FakeClock:
@@ -133,12 +133,3 @@ def test_disabled_timer_counts_images_and_wall_only():
         run_step(timer, clock, STEP, images=5)
     s = timer.summary()
     assert s["images"] == 10 and s["wall_s"] == pytest.approx(2.0) and s["forward_s"] == 0.0
-
-
-def test_merge_rank_summaries_sums_images_over_slowest_wall():
-    a = {"steps": 2, "images": 16, "wall_s": 2.0, "images_per_s": 8.0, "data_share": 0.2}
-    b = {"steps": 2, "images": 16, "wall_s": 4.0, "images_per_s": 4.0, "data_share": 0.4}
-    m = merge_rank_summaries([a, b])
-    assert m["images_per_s"] == pytest.approx(8.0)
-    assert m["images_per_s_per_process"] == pytest.approx(6.0)
-    assert m["data_share"] == pytest.approx(0.3)

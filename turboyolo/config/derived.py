@@ -17,8 +17,8 @@ class Derived:
     world_size: int
     global_batch: int  # images per micro-step, all ranks together
     per_rank_batch: int  # images per micro-step on one rank
-    accumulate: int  # micro-steps per optimizer step (after warm-up)
-    effective_batch: int  # images per optimizer step = global_batch * accumulate
+    micro_steps_per_step: int  # micro-steps per optimizer step (after warm-up): cfg.accumulate, or 0 resolved from nbs
+    effective_batch: int  # images per optimizer step = global_batch * micro_steps_per_step
     lr0: float  # base LR after lr_scaling
     weight_decay: float  # weight decay scaled to the effective batch
 
@@ -28,7 +28,7 @@ class Derived:
     def describe(self) -> str:
         return (
             f"global batch {self.global_batch} = {self.world_size} rank(s) x {self.per_rank_batch}, "
-            f"accumulate {self.accumulate} -> {self.effective_batch} images/step, "
+            f"accumulate {self.micro_steps_per_step} -> {self.effective_batch} images/step, "
             f"lr0 {self.lr0:.6g}, weight_decay {self.weight_decay:.6g}"
         )
 
@@ -42,9 +42,9 @@ def derive(cfg: Config, world_size: int, base_lr: float | None = None) -> Derive
             f"(try batch={math.ceil(global_batch / world_size) * world_size})"
         )
     per_rank = global_batch // world_size
-    accumulate = int(cfg.accumulate) or max(round(cfg.nbs / global_batch), 1)
-    effective = global_batch * accumulate
+    micro_steps = int(cfg.accumulate) or max(round(cfg.nbs / global_batch), 1)
+    effective = global_batch * micro_steps
     ratio = effective / cfg.nbs
     lr = cfg.lr0 if base_lr is None else base_lr
     scale = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[cfg.lr_scaling]
-    return Derived(world_size, global_batch, per_rank, accumulate, effective, lr * scale, cfg.weight_decay * ratio)
+    return Derived(world_size, global_batch, per_rank, micro_steps, effective, lr * scale, cfg.weight_decay * ratio)

@@ -37,6 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from turboyolo.cores import usable_cores
 from turboyolo.data.letterbox import resize_long_side, resized_shape
 from turboyolo.data.records import ImageRecord
 from turboyolo.paths import cache_root
@@ -203,7 +204,7 @@ class SharedImageCache:
             data[offset : offset + height * width * 3] = image.reshape(-1)
 
         # cv2 decodes with the GIL released, so threads scale with cores
-        with ThreadPoolExecutor(max_workers=threads or min(8, os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=threads or min(8, usable_cores())) as pool:
             list(pool.map(fill, range(len(records))))
         data.flush()
         tmp = Path(f"{self.stem}.index.tmp.npy")

@@ -1,13 +1,13 @@
 """build_dataloader: records + config -> a reproducible, rank-aware DataLoader of dict batches."""
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, get_worker_info
 
+from turboyolo.cores import workers_per_process
 from turboyolo.data.dataset import DetectionDataset
 from turboyolo.data.image_cache import SharedImageCache
 from turboyolo.data.records import ImageRecord
@@ -58,20 +58,6 @@ def _init_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-
-def workers_per_rank(requested: int, world_size: int = 1) -> int:
-    """``requested`` (cfg.workers) capped at this rank's CPU cores minus one.
-
-    Cores are shared by the ranks on this machine (LOCAL_WORLD_SIZE, else world_size), and one is
-    left to the rank's own process. Measured on a 2-core machine with the model on both cores
-    (benchmarks/loader.py, step table): 0 workers 76 images/s, 1 worker 70, 2 workers 9 - workers
-    beyond the spare cores stall torch's spinning intra-op threads.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
-    return max(0, min(int(requested), cores // max(local_ranks, 1) - 1))
-
-
 class DetectionLoader(DataLoader):
     """A DataLoader whose epoch switch also reaches the dataset (augmentation seed, close_mosaic)."""
 
@@ -91,8 +77,9 @@ def build_dataloader(
     batch_size: int | None = None,
     cache: SharedImageCache | None = None,
     seed: int | None = None,
+    local_world_size: int | None = None,
     workers: int | None = None,
-    pin_memory: bool | None = None,
+    pin_memory: bool = False,
 ) -> DetectionLoader:
     """DataLoader over ``records`` for one rank.
 
@@ -102,10 +89,11 @@ def build_dataloader(
     cache: a SharedImageCache holding these records' paths at cfg.imgsz (see
       image_cache.open_image_cache), or None to decode from disk every time.
     seed: default cfg.seed; seeds the shuffle (with the epoch) and augmentation (with epoch and index).
+    local_world_size: ranks on this machine, sharing its cores (default world_size).
     workers: default cfg.workers capped at this rank's share of the CPU cores minus one
-      (workers_per_rank: 1 on a 2-core machine);
+      (turboyolo/cores.py: 1 on a 2-core machine);
       worker processes are persistent and seeded from (seed, rank).
-    pin_memory: default True when CUDA is available and cfg.device is not "cpu".
+    pin_memory: True when the batches go to a CUDA device (page-locked memory copies faster).
 
     train=True: shuffled each epoch, augmented (cfg keys mosaic ... max_box_aspect), shards padded
       by repetition so every rank yields len(loader) batches; the last batch may be short.
@@ -131,9 +119,9 @@ def build_dataloader(
         batches = ShapeBatchSampler(ShardSampler(len(dataset), order=order_by_shape(shapes), **shard), shapes, batch_size)
     else:
         batches = BatchSampler(ShardSampler(len(dataset), **shard), batch_size, drop_last=False)
-    workers = workers_per_rank(cfg.workers, world_size) if workers is None else int(workers)
-    if pin_memory is None:
-        pin_memory = torch.cuda.is_available() and str(cfg.device).lower() != "cpu"
+    if workers is None:
+        workers = workers_per_process(cfg.workers, world_size if local_world_size is None else local_world_size)
+    workers = int(workers)
     return DetectionLoader(
         dataset,
         batch_sampler=batches,

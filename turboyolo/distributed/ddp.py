@@ -44,7 +44,7 @@ def wrap_ddp(model: nn.Module, env: DistEnv, options: DDPOptions) -> Distributed
 class DDPStrategy(ProcessGroupStrategy):
     """Every rank holds the whole model; gradients are averaged each optimizer step.
 
-    Accumulation: ``sync_context(wrapped, sync=False)`` is DDP's ``no_sync()``, so only the last
+    Accumulation: ``forward_backward_context(wrapped, reduce_gradients=False)`` is DDP's ``no_sync()``, so only the last
     micro-step of an accumulation window communicates.
     """
 
@@ -62,7 +62,7 @@ class DDPStrategy(ProcessGroupStrategy):
                                                     int(self.ddp_options.powersgd_rank), timer=self.comm_timer)
         return ddp
 
-    def sync_context(self, wrapped: nn.Module, sync: bool):
-        if not sync:
+    def forward_backward_context(self, wrapped: nn.Module, reduce_gradients: bool):
+        if not reduce_gradients:
             return wrapped.no_sync()
         return self.watch("forward+backward (DDP gradient all-reduce)")

@@ -25,10 +25,6 @@ class DistEnv:
     def is_distributed(self) -> bool:
         return self.world_size > 1
 
-    @property
-    def node_rank(self) -> int:
-        return self.rank // max(self.local_world_size, 1)
-
 
 def _int_env(*names: str, default: int) -> int:
     for name in names:
@@ -55,22 +51,32 @@ def read_env(device_key: str | None = None) -> DistEnv:
 DEVICE_FORMS = "device=cpu, device=cuda, or CUDA indices such as device=0 or device=0,1"
 
 
+def listed_cuda_ids(device_key: str | None) -> list[int] | None:
+    """The GPU indices `device_key` names ("0", "0,1", "cuda:1"), read from the text alone (no GPU is
+    looked at); None for cpu, cuda and unset, which name no index. A ConfigError for anything else."""
+    key = str(device_key).strip().lower() if device_key is not None else ""
+    if key in ("", "cpu", "cuda"):
+        return None
+    words = [w.strip() for w in key.replace("cuda:", "").split(",") if w.strip()]
+    if not words or not all(w.isdigit() for w in words):
+        raise ConfigError(f"device={device_key}: not a device; use {DEVICE_FORMS}")
+    return [int(w) for w in words]
+
+
 def cuda_ids(device_key: str | None) -> list[int] | None:
     """The CUDA devices `device_key` asks for (None: the CPU); a ConfigError when this machine has no such GPU.
 
     null picks every visible GPU, or the CPU when there is none; "cuda" every visible GPU.
     """
+    listed = listed_cuda_ids(device_key)
     key = str(device_key).strip().lower() if device_key is not None else ""
     if key == "cpu" or (key == "" and not torch.cuda.is_available()):
         return None
-    words = [w.strip() for w in key.replace("cuda:", "").split(",") if w.strip()]
-    if key not in ("", "cuda") and not all(w.isdigit() for w in words):
-        raise ConfigError(f"device={device_key}: not a device; use {DEVICE_FORMS}")
     if not torch.cuda.is_available():
         raise ConfigError(f"device={device_key}: no CUDA GPU is usable here (torch.cuda.is_available() is False); "
                           "use device=cpu or leave device unset")
     count = torch.cuda.device_count()
-    ids = [int(w) for w in words] if words and key != "cuda" else list(range(count))
+    ids = listed if listed is not None else list(range(count))
     missing = [i for i in ids if i >= count]
     if missing:
         raise ConfigError(f"device={device_key}: this machine has {count} GPU(s) (0..{count - 1}); "

@@ -6,6 +6,7 @@ import sys
 
 import torch
 
+from turboyolo.cores import threads_per_process
 from turboyolo.distributed.env import DistEnv, read_env
 from turboyolo.distributed.strategy import Strategy
 
@@ -76,14 +77,6 @@ def make_strategy(cfg, env: DistEnv, watchdog=None) -> Strategy:
     return SYNC_STRATEGIES[cfg.sync](cfg, env, watchdog)
 
 
-def threads_per_process(cfg, env: DistEnv) -> int:
-    """cfg.threads, or this machine's usable cores shared evenly by its local processes."""
-    if cfg.threads > 0:
-        return int(cfg.threads)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(env.local_world_size, 1))
-
-
 def silence_worker_output(env: DistEnv) -> None:
     """Ranks other than 0 print nothing but errors: their stdout goes to /dev/null, stderr stays."""
     if not env.is_main:
@@ -101,7 +94,7 @@ def setup_distributed(cfg, quiet_workers: bool = True) -> tuple[DistEnv, Strateg
         env = init_horovod(cfg.device)
     else:
         env = read_env(cfg.device)
-    torch.set_num_threads(threads_per_process(cfg, env))
+    torch.set_num_threads(threads_per_process(cfg.threads, env.local_world_size))
     watchdog = None
     if env.is_distributed and cfg.engine == "torch":
         from turboyolo.distributed.process_group import init_process_group, open_side_store
@@ -113,8 +106,3 @@ def setup_distributed(cfg, quiet_workers: bool = True) -> tuple[DistEnv, Strateg
     if quiet_workers:
         silence_worker_output(env)
     return env, make_strategy(cfg, env, watchdog)
-
-
-def teardown(strategy: Strategy) -> None:
-    """Stop the watchdog and leave the process group (safe to call once per setup)."""
-    strategy.close()

@@ -5,23 +5,20 @@ parameters become their own shard units (all-gathered just before use, freed aft
 joins the root unit. Optional bf16 mixed precision (`mixed_precision`, config key fsdp_mixed_precision)
 for parameters and gradient reduction. Validation runs on a plain full replica (eval_module), not on the sharded
 model: FSDP forwards are collectives, and uneven validation shards would call them a different
-number of times per rank. Sharded checkpoints use torch.distributed.checkpoint (DCP);
-load_dcp_into_model() reads one into a plain single-process model.
+number of times per rank. Checkpoints hold the full state, gathered on rank 0 (model_state /
+optimizer_state), so last.pt and best.pt are the same files as under DDP.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed.checkpoint as dcp
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions, get_model_state_dict, get_optimizer_state_dict, set_model_state_dict, set_optimizer_state_dict,
+    StateDictOptions, get_model_state_dict, get_optimizer_state_dict, set_optimizer_state_dict,
 )
 from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
@@ -98,8 +95,8 @@ class FSDPStrategy(ProcessGroupStrategy):
         return wrapped  # fully_shard changes the module in place
 
     @contextlib.contextmanager
-    def sync_context(self, wrapped: nn.Module, sync: bool):
-        wrapped.set_requires_gradient_sync(sync)
+    def forward_backward_context(self, wrapped: nn.Module, reduce_gradients: bool):
+        wrapped.set_requires_gradient_sync(reduce_gradients)
         try:
             with self.watch("forward+backward (FSDP all-gather / reduce-scatter)"):
                 yield
@@ -119,7 +116,7 @@ class FSDPStrategy(ProcessGroupStrategy):
         self._replica.load_state_dict(state)
         return self._replica
 
-    # --- full state (rank 0) for ordinary checkpoints ------------------------------------------
+    # --- full state (rank 0) for checkpoints ---------------------------------------------------
     def sync_buffers(self, wrapped: nn.Module) -> None:
         """Average BN running statistics: FSDP shards parameters only, buffers drift apart per rank."""
         with self.watch("FSDP buffer averaging"):
@@ -139,34 +136,3 @@ class FSDPStrategy(ProcessGroupStrategy):
     def load_optimizer_state(self, optimizer, state: dict[str, Any]) -> None:
         """state: the full optimizer state from optimizer_state(), on every rank."""
         set_optimizer_state_dict(self._model, optimizer, state, options=StateDictOptions(full_state_dict=True))
-
-    # --- sharded checkpoints (each rank writes its shard) ------------------------------------
-    def save_sharded(self, path: str | Path, wrapped: nn.Module, optimizer=None) -> None:
-        """Collective: a DCP checkpoint directory with the model (and optimizer) shards of every rank."""
-        self.sync_buffers(wrapped)
-        state = {"model": get_model_state_dict(wrapped)}
-        if optimizer is not None:
-            state["optimizer"] = get_optimizer_state_dict(wrapped, optimizer)
-        with self.watch("FSDP sharded checkpoint save"):
-            dcp.save(state, checkpoint_id=str(path))
-
-    def load_sharded(self, path: str | Path, wrapped: nn.Module, optimizer=None) -> None:
-        """Collective: restore a save_sharded() checkpoint (at the same or another world size)."""
-        state = {"model": get_model_state_dict(wrapped)}
-        if optimizer is not None:
-            state["optimizer"] = get_optimizer_state_dict(wrapped, optimizer)
-        with self.watch("FSDP sharded checkpoint load"):
-            dcp.load(state, checkpoint_id=str(path))
-        set_model_state_dict(wrapped, state["model"])
-        if optimizer is not None:
-            set_optimizer_state_dict(wrapped, optimizer, state["optimizer"])
-
-
-def load_dcp_into_model(path: str | Path, model: nn.Module) -> nn.Module:
-    """Load the model part of a save_sharded() checkpoint into a plain model, in one process."""
-    state = {"model": model.state_dict()}
-    with warnings.catch_warnings():  # "assuming the intent is to load in a single process": it is
-        warnings.filterwarnings("ignore", message=".*single process.*")
-        dcp.load(state, checkpoint_id=str(path))  # no process group needed: reads every shard itself
-    model.load_state_dict(state["model"])
-    return model

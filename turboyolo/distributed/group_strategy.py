@@ -50,7 +50,7 @@ class ProcessGroupStrategy(Strategy):
             model = convert_sync_batchnorm(model)
         return model
 
-    def sync_eval_state(self, module: nn.Module) -> None:
+    def unify_eval_state(self, module: nn.Module) -> None:
         """Rank 0's BatchNorm statistics to every rank (what DDP's broadcast_buffers does each forward)."""
         with self.watch("broadcast of BatchNorm statistics"):
             broadcast_in_place(float_buffers(module), src=0)

@@ -77,10 +77,10 @@ class HorovodStrategy(Strategy):
         return self._optimizer
 
     @contextlib.contextmanager
-    def sync_context(self, wrapped: nn.Module, sync: bool):
-        """sync=False: raise each parameter's all-reduce countdown by one so this backward only
+    def forward_backward_context(self, wrapped: nn.Module, reduce_gradients: bool):
+        """reduce_gradients=False: raise each parameter's all-reduce countdown by one so this backward only
         accumulates locally (Horovod fires the all-reduce when the countdown reaches zero)."""
-        if not sync and self._optimizer is not None:
+        if not reduce_gradients and self._optimizer is not None:
             delay = self._optimizer._allreduce_delay
             for p in delay:
                 delay[p] += 1
@@ -102,7 +102,7 @@ class HorovodStrategy(Strategy):
         optimizer.load_state_dict(state)
         self.hvd.broadcast_optimizer_state(optimizer, root_rank=0)
 
-    def sync_eval_state(self, module: nn.Module) -> None:
+    def unify_eval_state(self, module: nn.Module) -> None:
         """Rank 0's BatchNorm statistics to every rank (Horovod averages gradients only)."""
         for i, buffer in enumerate(b for b in module.buffers() if b.dtype.is_floating_point):
             self.hvd.broadcast_(buffer.data, root_rank=0, name=f"turboyolo.buffer.{i}")

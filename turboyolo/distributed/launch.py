@@ -19,17 +19,20 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from turboyolo.errors import UserError
+from turboyolo.distributed.env import cuda_ids, listed_cuda_ids
 
 _LAUNCH_VARS = ("RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "HOROVOD_RANK")
 
 
 def requested_world_size(cfg) -> int:
-    """Processes the config asks for on this machine: one per listed GPU, else cfg.nproc."""
-    device = str(cfg.device or "").strip().lower().replace("cuda:", "")
-    if device and device != "cpu":
-        ids = [d for d in device.split(",") if d.strip()]
-        if len(ids) > 1:
-            return len(ids)
+    """Processes the config asks for on this machine: one per listed GPU (device=0,1), else cfg.nproc.
+
+    The GPUs are checked here, before any spawn: a GPU this machine lacks is one ConfigError line
+    instead of every rank failing.
+    """
+    listed = listed_cuda_ids(cfg.device)
+    if listed is not None and len(listed) > 1:
+        return len(cuda_ids(cfg.device))
     return int(cfg.nproc)
 
 

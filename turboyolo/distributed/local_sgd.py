@@ -55,8 +55,8 @@ class LocalSGDStrategy(ProcessGroupStrategy):
         ddp.register_comm_hook(state, self.comm_timer.wrap(post_localSGD_hook.post_localSGD_hook))
         return ddp
 
-    def sync_context(self, wrapped: nn.Module, sync: bool):
-        if not sync:
+    def forward_backward_context(self, wrapped: nn.Module, reduce_gradients: bool):
+        if not reduce_gradients:
             return wrapped.no_sync()
         return self.watch("forward+backward (local SGD gradient hook)")
 
@@ -70,7 +70,7 @@ class LocalSGDStrategy(ProcessGroupStrategy):
             # parameters and BN running statistics (which drift apart too), one all-reduce
             average_in_place(list(model.parameters()) + float_buffers(model))
 
-    def sync_eval_state(self, module: nn.Module) -> None:
+    def unify_eval_state(self, module: nn.Module) -> None:
         """Average the weights to validate or save (the live model or its EMA, which is linear in
         the weights, so the average of the ranks' EMAs is the EMA of the averaged models)."""
         with self.watch("local SGD averaging for validation"):

@@ -17,9 +17,6 @@ import torch.distributed as dist
 
 from turboyolo.distributed.env import DistEnv, elastic_restart_count
 
-# Kept so the watchdog can post heartbeats through the same (prefixed) store.
-_STORE: dist.Store | None = None
-
 
 def resolve_backend(requested: str, device: torch.device) -> str:
     """'auto' -> nccl for CUDA devices, gloo otherwise; an explicit choice is checked against the device."""
@@ -93,7 +90,6 @@ def init_process_group(env: DistEnv, backend: str, timeout_s: float) -> str:
 
     Returns the backend used. Safe to call when already initialised (returns the current backend).
     """
-    global _STORE
     if dist.is_initialized():
         return dist.get_backend()
     backend = resolve_backend(backend, env.device)
@@ -106,22 +102,15 @@ def init_process_group(env: DistEnv, backend: str, timeout_s: float) -> str:
     os.environ.setdefault("WORLD_SIZE", str(env.world_size))
     store, rank, world_size = next(dist.rendezvous("env://", timeout=timeout))
     store.set_timeout(timeout)
-    _STORE = dist.PrefixStore(restart_prefix(), store)
+    prefixed = dist.PrefixStore(restart_prefix(), store)
     device_id = env.device if backend == "nccl" else None  # eager NCCL init: errors show up here, not mid-step
-    dist.init_process_group(backend, store=_STORE, rank=rank, world_size=world_size, timeout=timeout, device_id=device_id)
+    dist.init_process_group(backend, store=prefixed, rank=rank, world_size=world_size, timeout=timeout, device_id=device_id)
     return backend
 
 
-def process_group_store() -> dist.Store | None:
-    """The prefixed store the default group was built on (None before init_process_group)."""
-    return _STORE
-
-
 def destroy_process_group() -> None:
-    global _STORE
     if dist.is_initialized():
         dist.destroy_process_group()
-    _STORE = None
 
 
 def open_side_store(timeout_s: float = 60) -> dist.Store:

@@ -18,7 +18,7 @@ class Strategy:
     """Single-process training; the base every distributed strategy extends.
 
     Lifecycle: ``wrap(model)`` -> ``make_optimizer(factory, model)`` -> per micro-step
-    ``sync_context(wrapped, sync)`` around forward+backward -> ``optimizer_step(...)`` ->
+    ``forward_backward_context(wrapped, reduce_gradients)`` around forward+backward -> ``optimizer_step(...)`` ->
     ``after_step(wrapped, step)``. Collectives (``all_reduce``, ``gather_objects``...) are no-ops here.
 
     Strategies never see the run config: their settings are constructor arguments, which
@@ -46,7 +46,7 @@ class Strategy:
         model = self.unwrap(wrapped)
         return getattr(model, "_orig_mod", model)  # under torch.compile: eval without recompiling
 
-    def sync_eval_state(self, module: nn.Module) -> None:
+    def unify_eval_state(self, module: nn.Module) -> None:
         """Make `module` (the EMA or eval module about to be validated or saved) the same on every
         rank. Collective. Parameters already agree under gradient averaging, but BatchNorm running
         statistics are rank-local wherever DDP does not broadcast them, and local SGD's weights
@@ -56,8 +56,9 @@ class Strategy:
         """factory(model) builds the optimizer with its parameter groups; strategies may wrap it."""
         return factory(self.unwrap(wrapped))
 
-    def sync_context(self, wrapped: nn.Module, sync: bool):
-        """Context for one micro-step's forward+backward; sync=False skips gradient communication."""
+    def forward_backward_context(self, wrapped: nn.Module, reduce_gradients: bool):
+        """Context for one micro-step's forward+backward. reduce_gradients=False (a micro-step before the
+        last of an accumulation window) keeps the gradients local: no communication."""
         return contextlib.nullcontext()
 
     def optimizer_step(self, optimizer, scaler, params: Iterable[torch.Tensor], max_norm: float) -> bool:

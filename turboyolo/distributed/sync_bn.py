@@ -138,28 +138,15 @@ def convert_sync_batchnorm(model: nn.Module, process_group=None) -> nn.Module:
     """Every BatchNorm in `model` synchronised across ranks (in place where possible; returns the model).
 
     CUDA models get torch.nn.SyncBatchNorm (NCCL kernels); everything else gets CpuSyncBatchNorm.
+    Called by the strategy's wrap (group_strategy.py prepare_model), the one place that converts.
+    Checkpoints need no way back: the state_dict keys are those of nn.BatchNorm2d.
     """
-    if not any(isinstance(m, _BatchNorm) and not isinstance(m, (CpuSyncBatchNorm, nn.SyncBatchNorm))
-               for m in model.modules()):
-        return model  # already converted (the trainer and the strategy may both ask)
     if any(p.is_cuda for p in model.parameters()):
         return nn.SyncBatchNorm.convert_sync_batchnorm(model, process_group)
 
     def make(m: nn.Module) -> nn.Module:
         if isinstance(m, _BatchNorm) and not isinstance(m, (CpuSyncBatchNorm, nn.SyncBatchNorm)):
             new = CpuSyncBatchNorm(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats, process_group)
-            return _copy_state(m, new)
-        return m
-
-    return _replace_batchnorm(model, make)
-
-
-def revert_sync_batchnorm(model: nn.Module) -> nn.Module:
-    """Back to nn.BatchNorm2d (for export and single-process tools); shares the same tensors."""
-
-    def make(m: nn.Module) -> nn.Module:
-        if isinstance(m, (CpuSyncBatchNorm, nn.SyncBatchNorm)):
-            new = nn.BatchNorm2d(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
             return _copy_state(m, new)
         return m
 

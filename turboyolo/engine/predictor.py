@@ -15,14 +15,13 @@ import numpy as np
 import torch
 
 from turboyolo.config import default_of
+from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, is_image_file
 from turboyolo.data.letterbox import letterbox
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.engine.checkpoint_settings import PREDICT_KEYS, trained_settings
+from turboyolo.engine.model_input import to_model_input
 from turboyolo.ops.nms import non_max_suppression
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 class SourceImage(NamedTuple):
     path: Path
@@ -37,15 +36,15 @@ def list_sources(source: str) -> list[SourceImage]:
     """
     path = Path(source)
     if path.is_dir():
-        files = [SourceImage(p, p.name) for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        files = [SourceImage(p, p.name) for p in sorted(path.iterdir()) if is_image_file(p.name)]
     elif path.is_file():
         files = [SourceImage(path, path.name)]
     else:
-        matches = sorted({os.path.normpath(p) for p in glob.glob(source) if Path(p).suffix.lower() in IMAGE_SUFFIXES})
+        matches = sorted({os.path.normpath(p) for p in glob.glob(source) if is_image_file(p)})
         base = (os.path.commonpath([os.path.dirname(p) or "." for p in matches]) if matches else "") or "."
         files = [SourceImage(Path(p), Path(os.path.relpath(p, base)).as_posix()) for p in matches]
     if not files:
-        raise FileNotFoundError(f"source={source}: no images found (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise FileNotFoundError(f"source={source}: no images found (accepted: {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return files
 
 
@@ -92,7 +91,7 @@ class Predictor:
         t0 = time.perf_counter()
         boxed = [letterbox(im, self.imgsz, self.stride, square=True) for im in images]
         batch = torch.from_numpy(np.stack([b[0] for b in boxed])[..., ::-1].copy())  # BGR -> RGB
-        batch = batch.permute(0, 3, 1, 2).to(self.device).to(memory_format=self.memory_format).float().div_(255)
+        batch = to_model_input(batch.permute(0, 3, 1, 2), self.device, self.memory_format)
         t1 = time.perf_counter()
         with amp_lib.autocast(self.device, self.amp_dtype):
             preds = self.model(batch)

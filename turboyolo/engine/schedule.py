@@ -21,12 +21,13 @@ class Schedule:
     warmup_bias_lr: float
     warmup_momentum: float
     momentum: float
-    accumulate: int
+    micro_steps_per_step: int  # nominal (Derived.micro_steps_per_step); ramped up during warm-up
 
     @classmethod
-    def from_config(cls, cfg, lr0: float, accumulate: int, batches_per_epoch: int) -> "Schedule":
+    def from_config(cls, cfg, lr0: float, micro_steps_per_step: int, batches_per_epoch: int) -> "Schedule":
         warmup = 0 if cfg.warmup_epochs <= 0 else max(round(cfg.warmup_epochs * batches_per_epoch), MIN_WARMUP_ITERS)
-        return cls(lr0, cfg.lrf, cfg.epochs, cfg.lr_schedule, warmup, cfg.warmup_bias_lr, cfg.warmup_momentum, cfg.momentum, accumulate)
+        return cls(lr0, cfg.lrf, cfg.epochs, cfg.lr_schedule, warmup, cfg.warmup_bias_lr, cfg.warmup_momentum, cfg.momentum,
+                   micro_steps_per_step)
 
     def epoch_factor(self, epoch: int) -> float:
         """LR multiplier for an epoch after warm-up: 1 at epoch 0, lrf at the last epoch."""
@@ -38,18 +39,18 @@ class Schedule:
     def at(self, epoch: int, iteration: int) -> dict:
         """Hyper-parameters at a global micro-step `iteration` in `epoch`.
 
-        Returns {"lr": per-group LRs [weights, norm, bias], "momentum", "accumulate"}.
+        Returns {"lr": per-group LRs [weights, norm, bias], "momentum", "micro_steps_per_step"}.
         """
         target = self.lr0 * self.epoch_factor(epoch)
         if iteration >= self.warmup_iters:
-            return {"lr": [target] * 3, "momentum": self.momentum, "accumulate": self.accumulate}
+            return {"lr": [target] * 3, "momentum": self.momentum, "micro_steps_per_step": self.micro_steps_per_step}
         w = iteration / self.warmup_iters
         # Biases start high (they learn the priors first), weights start at 0.
         bias_lr = self.warmup_bias_lr + (target - self.warmup_bias_lr) * w
         momentum = self.warmup_momentum + (self.momentum - self.warmup_momentum) * w
-        # Step more often early on: accumulate ramps from 1 to its nominal value.
-        accumulate = max(1, round(1 + (self.accumulate - 1) * w))
-        return {"lr": [target * w, target * w, bias_lr], "momentum": momentum, "accumulate": accumulate}
+        # Step more often early on: micro-steps per step ramp from 1 to their nominal value.
+        micro_steps = max(1, round(1 + (self.micro_steps_per_step - 1) * w))
+        return {"lr": [target * w, target * w, bias_lr], "momentum": momentum, "micro_steps_per_step": micro_steps}
 
 
 def apply(optimizer, hyper: dict) -> None:

@@ -60,12 +60,12 @@ class TrainingSetup:
 
     def mfu_from(self, images_per_s_per_rank: float) -> float:
         """Model FLOPs utilisation: achieved training FLOP/s per rank over the device's measured peak."""
-        if not self.peak_flops or not self.train_flops_per_image:
-            return 0.0
-        self.mfu = images_per_s_per_rank * self.train_flops_per_image / self.peak_flops
+        from turboyolo.perf.flops import model_flops_utilization
+
+        self.mfu = model_flops_utilization(self.train_flops_per_image, images_per_s_per_rank, self.peak_flops)
         if self.mfu > 1.0 and not self.extra.get("peak_remeasured"):
             self._remeasure_peak()  # a cached peak taken on a busy machine is too low: measure again
-            self.mfu = images_per_s_per_rank * self.train_flops_per_image / self.peak_flops
+            self.mfu = model_flops_utilization(self.train_flops_per_image, images_per_s_per_rank, self.peak_flops)
         return self.mfu
 
     def _remeasure_peak(self) -> None:
@@ -90,13 +90,6 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
-def _threads(cfg, env) -> None:
-    """Split the cores between the processes of this node (torch defaults to all cores per process)."""
-    n = cfg.threads or max(1, (os.cpu_count() or 1) // max(env.local_world_size, 1))
-    if env.device.type == "cpu" or cfg.threads:
-        torch.set_num_threads(n)
-
-
 def build_training_setup(cfg) -> TrainingSetup:
     from turboyolo.data.formats import load_dataset
     from turboyolo.data.image_cache import open_image_cache
@@ -110,8 +103,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     # resume continues the saved run with its own config (RunFinished when there is nothing left to do)
     ckpt = load_resume_checkpoint(cfg, resume_path, verbose=cfg.verbose) if resume_path else None
 
-    env, strategy = setup_distributed(cfg)
-    _threads(cfg, env)
+    env, strategy = setup_distributed(cfg)  # also sets this rank's torch threads (turboyolo/cores.py)
     _seed_everything(cfg.seed, cfg.deterministic)
 
     # rank 0 reads (and builds the label index cache) first, the others then read the cache
@@ -129,14 +121,10 @@ def build_training_setup(cfg) -> TrainingSetup:
                               verbose=env.is_main and cfg.verbose)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(env.device, memory_format=memory_format)
-    if cfg.sync_bn and env.is_distributed:
-        from turboyolo.distributed.sync_bn import convert_sync_batchnorm
-
-        model = convert_sync_batchnorm(model)
 
     derived_probe = derive(cfg, env.world_size)
     batches_per_epoch = max(1, -(-len(train_records) // derived_probe.global_batch))
-    total_steps = cfg.epochs * batches_per_epoch // derived_probe.accumulate
+    total_steps = cfg.epochs * batches_per_epoch // derived_probe.micro_steps_per_step
     opt_name, base_lr = resolve_optimizer(cfg.optimizer, total_steps, len(names), cfg.lr0, "lr0" in cfg.given)
     derived = derive(cfg, env.world_size, base_lr)
 
@@ -160,13 +148,13 @@ def build_training_setup(cfg) -> TrainingSetup:
     cache = open_image_cache(train_records + val_records, cfg)  # one copy per machine, shared by all ranks
     train_loader = build_dataloader(train_records, cfg, train=True, rank=env.rank, world_size=env.world_size,
                                     batch_size=derived.per_rank_batch, cache=cache, seed=cfg.seed,
-                                    pin_memory=env.device.type == "cuda")
+                                    local_world_size=env.local_world_size, pin_memory=env.device.type == "cuda")
     val_loader = None
     if val_records and cfg.val:
         val_loader = build_dataloader(val_records, cfg, train=False, rank=env.rank, world_size=env.world_size,
                                       batch_size=validation_batch_per_rank(cfg.batch, env.world_size), cache=cache, seed=cfg.seed,
-                                      pin_memory=env.device.type == "cuda")
-    schedule = Schedule.from_config(cfg, derived.lr0, derived.accumulate, len(train_loader))
+                                      local_world_size=env.local_world_size, pin_memory=env.device.type == "cuda")
+    schedule = Schedule.from_config(cfg, derived.lr0, derived.micro_steps_per_step, len(train_loader))
 
     run_dir = None
     if env.is_main:
@@ -205,7 +193,7 @@ def _report_complexity(s: TrainingSetup, cfg, opt_name: str, complexity) -> None
     try:
         from turboyolo.perf.hardware import get_peak
 
-        s.peak_flops = get_peak(s.env.device, s.amp_dtype or torch.float32)
+        s.peak_flops = get_peak(s.env.device, s.amp_dtype or torch.float32, cfg.cache_dir)  # where `bench hw` saved it
     except Exception as err:  # MFU is informative; never fail a run over it
         s.peak_flops = 0.0
         if s.env.is_main:

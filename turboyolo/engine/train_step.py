@@ -60,7 +60,7 @@ class TrainStep:
 
     def micro(self, images: torch.Tensor, targets, communicate: bool = True) -> torch.Tensor:
         """Forward, loss and backward of one micro-batch; communicate=False accumulates locally (no_sync)."""
-        with self.strategy.sync_context(self.wrapped, communicate):
+        with self.strategy.forward_backward_context(self.wrapped, reduce_gradients=communicate):
             loss, components = self.task(self.wrapped, images, targets)
             self.timer.lap("forward")
             scaled = loss * self.loss_scale

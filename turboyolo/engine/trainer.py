@@ -15,6 +15,7 @@ import torch
 from turboyolo.engine import schedule as schedule_lib
 from turboyolo.engine.buffer_snapshot import BufferSnapshot
 from turboyolo.engine.checkpoint import capture_rng, load_checkpoint, strip_for_inference, write_checkpoint
+from turboyolo.engine.model_input import to_model_input
 from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.resume import RunFinished
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
@@ -110,8 +111,7 @@ class Trainer:
         s.timer.start_step()
         for i, batch in enumerate(s.train_loader, start=done_before):
             s.timer.lap("data")
-            images = batch["images"].to(s.env.device, non_blocking=True)
-            images = images.to(memory_format=s.memory_format).float().div_(255)
+            images = to_model_input(batch["images"], s.env.device, s.memory_format)
             targets = batch["targets"].to(s.env.device, non_blocking=True)
             s.timer.lap("h2d")
 
@@ -120,17 +120,18 @@ class Trainer:
             if micro_in_step == 0:
                 buffers.take()  # restored if this optimizer step turns out non-finite
             micro_in_step += 1
-            communicate = micro_in_step >= hyper["accumulate"] or i == batches - 1
-            loss_sum += self.step_runner.micro(images, targets, communicate)
+            # the last micro-step of an accumulation window reduces the gradients and steps
+            step_now = micro_in_step >= hyper["micro_steps_per_step"] or i == batches - 1
+            loss_sum += self.step_runner.micro(images, targets, step_now)
             state.iteration += 1
-            if communicate:
+            if step_now:
                 self._optimizer_step(buffers)
                 micro_in_step = 0
             s.timer.end_step(images.shape[0] * s.env.world_size)
             seen = i + 1 - done_before + batches_before
             if (i + 1) % LOG_EVERY == 0 or i == batches - 1:
                 progress.update(i + 1, (loss_sum / seen).tolist(), hyper["lr"][0], s.timer.summary(wait=False), s.mfu)
-            if communicate:
+            if step_now:
                 if cfg.save_period_steps and state.step % cfg.save_period_steps == 0:
                     self.save_checkpoint(epoch, samples_in_epoch=(i + 1) * s.derived.global_batch, metrics={},
                                          partial={"loss_sum": loss_sum.tolist(), "batches": seen})
@@ -193,7 +194,7 @@ class Trainer:
         if not cfg.val or not s.val_loader or not ((epoch + 1) % cfg.val_period == 0 or last):
             return {}
         model = self._eval_model()
-        s.strategy.sync_eval_state(model)  # one model on every rank before the shards are evaluated
+        s.strategy.unify_eval_state(model)  # one model on every rank before the shards are evaluated
         metrics = self._validate(model, plots=last)
         self._last_validation = (epoch, metrics)
         return metrics
@@ -268,7 +269,7 @@ class Trainer:
         s = self.setup
         optimizer_state = s.strategy.optimizer_state(s.optimizer)  # collective for sharded optimizers
         if s.ema is not None:
-            s.strategy.sync_eval_state(s.ema.module)  # collective
+            s.strategy.unify_eval_state(s.ema.module)  # collective
         model_state = s.strategy.model_state(s.wrapped)
         if not s.env.is_main:
             return

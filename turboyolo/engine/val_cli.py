@@ -42,7 +42,8 @@ def run(cfg, positional=None) -> int:
     model = eval_model(ckpt, env.device, memory_format)
     cache = open_image_cache(records, cfg)
     loader = build_dataloader(records, cfg, train=False, rank=env.rank, world_size=env.world_size,
-                              batch_size=batch_size, cache=cache, seed=cfg.seed)
+                              batch_size=batch_size, cache=cache, seed=cfg.seed, local_world_size=env.local_world_size,
+                              pin_memory=env.device.type == "cuda")
     amp_dtype = amp_lib.resolve_amp(cfg.amp, env.device)
     plots = None
     if env.is_main:

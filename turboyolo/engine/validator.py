@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from turboyolo.engine import amp as amp_lib
+from turboyolo.engine.model_input import to_model_input
 from turboyolo.metrics.coco_json import write_val_predictions
 from turboyolo.metrics.detection import DetectionEvaluator
 from turboyolo.ops.nms import non_max_suppression
@@ -59,7 +60,7 @@ def predict_shard(model, loader, device, amp_dtype, memory_format, conf: float, 
     model.eval()
     results = []
     for batch in loader:
-        images = batch["images"].to(device, non_blocking=True).to(memory_format=memory_format).float().div_(255)
+        images = to_model_input(batch["images"], device, memory_format)
         with amp_lib.autocast(device, amp_dtype):
             preds = model(images)
         # multi-label: a box may count for several classes (the COCO-standard way to score mAP)

@@ -74,11 +74,3 @@ class ConfusionMatrix:
         unmatched_gts = np.ones(len(gt_classes), dtype=bool)
         unmatched_gts[gt_col] = False
         np.add.at(self.matrix, (background, gt_classes[unmatched_gts]), 1)
-
-    def merge(self, other: "ConfusionMatrix") -> None:
-        self.matrix += other.matrix
-
-    def normalized(self) -> np.ndarray:
-        """Each true-class column divided by its total (what fraction of class c went where)."""
-        totals = self.matrix.sum(0, keepdims=True)
-        return self.matrix / np.maximum(totals, 1)

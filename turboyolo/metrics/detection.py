@@ -69,11 +69,6 @@ class DetectionEvaluator:
         self.images[image_id] = entry
         self.confusion.add_image(entry.boxes, entry.classes, entry.dets, entry.ignored_boxes)
 
-    def merge(self, other: "DetectionEvaluator") -> None:
-        for image_id, entry in other.images.items():
-            if image_id not in self.images:
-                self._store(image_id, entry)
-
     # ---- COCO ------------------------------------------------------------------------------------
     def coco_arrays(self) -> tuple[CocoGroundTruth, CocoDetections]:
         """Everything added, as the arrays our COCO evaluation takes (category id = class index)."""

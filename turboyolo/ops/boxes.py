@@ -21,16 +21,6 @@ def xywh_to_xyxy(boxes):
     return out
 
 
-def xyxy_to_xywh(boxes):
-    """(..., 4) x1, y1, x2, y2 -> (..., 4) centre-x, centre-y, width, height."""
-    out = boxes.clone() if isinstance(boxes, torch.Tensor) else np.array(boxes, copy=True)
-    out[..., 0] = (boxes[..., 0] + boxes[..., 2]) / 2
-    out[..., 1] = (boxes[..., 1] + boxes[..., 3]) / 2
-    out[..., 2] = boxes[..., 2] - boxes[..., 0]
-    out[..., 3] = boxes[..., 3] - boxes[..., 1]
-    return out
-
-
 def box_area(boxes: torch.Tensor) -> torch.Tensor:
     """(..., 4) xyxy -> (...) area (0 for inverted boxes)."""
     return (boxes[..., 2] - boxes[..., 0]).clamp(min=0) * (boxes[..., 3] - boxes[..., 1]).clamp(min=0)

@@ -74,12 +74,13 @@ def bench_hw_command(cfg) -> dict:
     """Measure the ceilings (allreduce too when launched by torchrun), cache them, print them."""
     import torch.distributed as dist
 
+    from turboyolo.cores import threads_per_process
     from turboyolo.distributed.env import read_env
     from turboyolo.perf.hardware import measure_peak, save_peak
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     env = read_env(cfg.device)
+    # the threads training will use: the cached figures are keyed by the thread count
+    torch.set_num_threads(threads_per_process(cfg.threads, env.local_world_size))
     started_group = False
     if env.world_size > 1 and not dist.is_initialized():
         if env.device.type == "cuda":

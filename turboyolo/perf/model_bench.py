@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from turboyolo.perf.flops import count_params, inference_flops_per_image, train_flops_per_image
+from turboyolo.perf.flops import count_params, inference_flops_per_image, model_flops_utilization, train_flops_per_image
 
 PUBLISHED_CLASSES = 80
 WARMUP_STEPS = 2
@@ -128,13 +128,15 @@ def random_input_steps(cfg) -> dict:
 def loader_images_per_s(cfg, batches: int) -> float | None:
     """Images/s of the training DataLoader alone (augmentation on, no model), after its first batch."""
     from turboyolo.data.formats import load_dataset
+    from turboyolo.distributed.env import select_device
     from turboyolo.data import loader as loader_lib
     from turboyolo.data.image_cache import open_image_cache
 
     data = load_dataset(cfg.data, cfg.cache_dir, verbose=False)
     records = data.split("train")
     cache = open_image_cache(records, cfg)  # the training default (cache=ram) is what users get
-    loader = loader_lib.build_dataloader(records, cfg, train=True, batch_size=cfg.batch, cache=cache)
+    pin_memory = select_device(cfg.device).type == "cuda"  # as training pins its batches
+    loader = loader_lib.build_dataloader(records, cfg, train=True, batch_size=cfg.batch, cache=cache, pin_memory=pin_memory)
     loader.set_epoch(0, 1)
     images, start = 0, None
     for epoch in range(1000):  # small datasets: go round again until enough batches
@@ -153,14 +155,14 @@ def loader_images_per_s(cfg, batches: int) -> float | None:
 
 def bench_model(cfg) -> dict:
     """All `bench model` figures as one dict (see the module docstring)."""
+    from turboyolo.cores import threads_per_process
     from turboyolo.distributed.env import select_device
     from turboyolo.engine.amp import resolve_amp
     from turboyolo.loss import DetectionLoss
     from turboyolo.model import build_model
     from turboyolo.perf.hardware import get_peak
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(threads_per_process(cfg.threads, 1))  # as a one-process training run sets them
     device = select_device(cfg.device)
     amp_dtype = resolve_amp(cfg.amp, device)
     model = build_model(cfg.model, PUBLISHED_CLASSES).to(device)
@@ -194,5 +196,6 @@ def bench_model(cfg) -> dict:
     figures["peak_flops"] = peak
     achieved = figures["train_gflops_per_image"] * 1e9 * figures["train_images_per_s"]
     figures["achieved_train_flops"] = achieved
-    figures["peak_fraction"] = achieved / peak if peak > 0 else None
+    figures["peak_fraction"] = (model_flops_utilization(figures["train_gflops_per_image"] * 1e9,
+                                                        figures["train_images_per_s"], peak) if peak > 0 else None)
     return figures

@@ -214,26 +214,3 @@ class StepTimer:
         out["data_wait_share"] = out["data_share"]
         out["exposed_comm_share"] = sum(phases.get(p, 0.0) for p in COMM_PHASES) / wall if wall > 0 else 0.0
         return out
-
-
-def merge_rank_summaries(summaries: list[dict]) -> dict:
-    """Combine per-rank summaries into a global one: images summed, wall = slowest rank.
-
-    Phase times and shares are averaged over ranks (each rank's share of its own wall); the
-    result adds `images_per_s_per_process` (the mean) next to the global `images_per_s`.
-    """
-    if not summaries:
-        return {}
-    ranks = len(summaries)
-    wall = max(s["wall_s"] for s in summaries)
-    images = sum(s["images"] for s in summaries)
-    merged = {key: sum(s.get(key, 0.0) for s in summaries) / ranks for key in summaries[0]}
-    merged.update(
-        steps=max(s["steps"] for s in summaries),
-        images=images,
-        wall_s=wall,
-        images_per_s=images / wall if wall > 0 else 0.0,
-        images_per_s_per_process=sum(s["images_per_s"] for s in summaries) / ranks,
-        processes=ranks,
-    )
-    return merged

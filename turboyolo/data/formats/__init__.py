@@ -26,7 +26,7 @@ from turboyolo.data.records import DatasetError, DatasetWarning, DetectionData, 
 READERS = {"yolo": read_yolo, "voc": read_voc, "coco": read_coco}
 WRITERS = {"yolo": write_yolo, "voc": write_voc, "coco": write_coco}
 
-__all__ = ["DatasetError", "DatasetWarning", "WrittenDataset", "load_dataset", "read_raw", "write_dataset"]
+__all__ = ["DatasetError", "DatasetWarning", "WrittenDataset", "load_dataset", "write_dataset"]
 
 
 def _locate(data: str, cache_dir: str | None) -> tuple[str, Path]:
@@ -37,12 +37,6 @@ def _locate(data: str, cache_dir: str | None) -> tuple[str, Path]:
 
         fmt, path = "yolo", Path(default_synthetic_dataset(cache_dir))
     return fmt, path
-
-
-def read_raw(data: str, cache_dir: str | None = None) -> ParsedDataset:
-    """Detect the format of `data` and read its unrepaired index (generating the synthetic set if asked)."""
-    fmt, path = _locate(data, cache_dir)
-    return READERS[fmt](path, cache_dir)
 
 
 def _why_empty(parsed: ParsedDataset, split: str) -> str:

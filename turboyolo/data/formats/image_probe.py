@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from turboyolo.cores import usable_cores
+
 # Extensions cv2 decodes everywhere; anything else in an image folder is reported, not guessed at.
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".pfm"}
 # Formats people keep next to images that cv2 cannot read: reported as unsupported images.
@@ -46,6 +48,7 @@ JPEG_END_MISSING = "image_end_marker_missing"
 
 
 def is_image_file(name: str) -> bool:
+    """True for a file name (or path) with an extension training reads; predict accepts the same."""
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
@@ -225,7 +228,7 @@ def probe_images(paths: list[str], threads: int | None = None) -> list[ImageProb
     """probe_image over many files; cv2 releases the GIL while decoding, so threads overlap well."""
     if len(paths) < 32:
         return [probe_image(p) for p in paths]
-    threads = threads or min(8, (os.cpu_count() or 1) + 2)
+    threads = threads or min(8, usable_cores() + 2)
     with ThreadPoolExecutor(threads) as pool:
         return list(pool.map(probe_image, paths, chunksize=16))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.distributed.test_elastic import STEPS, WORKER, uninterrupted_weights
+from tests.distributed.test_elastic_integration import STEPS, WORKER, uninterrupted_weights
 from tests.distributed.toy import max_state_diff
 
 HOST_ADDR, OTHER_ADDR = "10.77.0.1", "10.77.0.2"
