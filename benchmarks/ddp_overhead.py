@@ -59,6 +59,7 @@ def _batches(cfg, rank: int, world: int, data: str, count: int) -> list:
     from turboyolo.data.formats import load_dataset
     from turboyolo.data.image_cache import open_image_cache
     from turboyolo.data.loader import build_dataloader
+    from turboyolo.engine.model_input import to_model_input
 
     records = load_dataset(data, verbose=False).split("train")
     loader = build_dataloader(records, cfg, train=True, rank=rank, world_size=world, batch_size=cfg.batch,
@@ -66,7 +67,7 @@ def _batches(cfg, rank: int, world: int, data: str, count: int) -> list:
     loader.set_epoch(0, 100)
     batches = []
     for batch in loader:
-        batches.append((batch["images"].to(memory_format=torch.channels_last).float().div_(255), batch["targets"]))
+        batches.append((to_model_input(batch["images"], torch.device("cpu"), torch.channels_last), batch["targets"]))
         if len(batches) == count:
             return batches
     raise ValueError(f"need {count} batches per rank, the set gives {len(batches)}")
