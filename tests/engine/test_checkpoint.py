@@ -98,3 +98,10 @@ def test_damaged_files_are_checkpoint_errors(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(path)
+
+
+def test_a_text_file_is_named_as_not_a_torch_file(tmp_path):
+    path = tmp_path / "data.yaml"
+    path.write_text("path: .\ntrain: images/train\n")  # a data YAML given as weights= by mistake
+    with pytest.raises(CheckpointError, match="not a torch file"):
+        load_checkpoint(path)

@@ -78,7 +78,8 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     except OSError:
         raise  # unreadable (permissions, I/O): the OS message says why
     except Exception as err:  # torch.load fails in many ways on a foreign or damaged file, with long messages
-        raise CheckpointError(f"{path} cannot be read as a checkpoint ({_load_failure(err)}); {_CHECKPOINT_HINT}") from None
+        raise CheckpointError(f"{path} cannot be read as a checkpoint ({_load_failure(err, path)}); "
+                              f"{_CHECKPOINT_HINT}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "spec" not in ckpt:
         holds = f"a dict of {', '.join(map(str, list(ckpt)[:4]))}" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}"
         raise CheckpointError(f"{path} is a torch file but not a turboyolo checkpoint (it holds {holds}, "
@@ -86,8 +87,12 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
     return ckpt
 
 
-def _load_failure(err: Exception) -> str:
+def _load_failure(err: Exception, path: Path) -> str:
     """Why torch.load refused a file, in a few words."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):  # neither torch's zip format nor a pickle
+        return f"not a torch file: it starts with {head!r}"
     text = str(err)
     if "Unsupported global" in text or "weights_only" in text.lower():
         return "it pickles Python objects, e.g. another framework's model, which a weights_only load refuses"
