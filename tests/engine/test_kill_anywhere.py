@@ -33,7 +33,7 @@ def _start(data, project, *failpoint):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(proc, timeout=120) -> tuple[int, str, str]:
+def _finish(proc, timeout=900) -> tuple[int, str, str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
 
