@@ -5,7 +5,7 @@ One spawn runs them all, one after another in the same process group, to keep th
 import pytest
 import torch
 
-from tests.distributed.toy import ToyNet, max_state_diff, rank_slice, run_ranks, toy_batch, train_toy
+from tests.distributed.toy import CommRecorder, ToyNet, max_state_diff, rank_slice, run_ranks, toy_batch, train_toy
 from turboyolo.config import build_config
 from turboyolo.distributed.factory import make_strategy
 
@@ -30,9 +30,10 @@ def _train_every_strategy(cfg, env, _):
         strategy = make_strategy(variant, env)
         if variant.sync == "fsdp":
             strategy.min_unit_params = 100  # shard the blocks of the toy net separately, too
+        comm = CommRecorder()  # the trainer's TrainStep hands the exposed communication to its timer
         wrapped, optimizer, losses = train_toy(strategy, env.rank, env.world_size, STEPS, GLOBAL_BATCH // accumulate,
-                                               accumulate=accumulate)
-        result = {"losses": losses, "exposed_comm_s": strategy.pop_exposed_comm_s(), "state": strategy.model_state(wrapped),
+                                               accumulate=accumulate, timer=comm)
+        result = {"losses": losses, "exposed_comm_s": comm.exposed_comm_s, "state": strategy.model_state(wrapped),
                   "local": {k: v.clone() for k, v in strategy.unwrap(wrapped).state_dict().items()}}
         optimizer_state = strategy.optimizer_state(optimizer)
         result["optimizer_state_entries"] = None if optimizer_state is None else len(optimizer_state["state"])

@@ -51,8 +51,22 @@ def cross_entropy_task(model: nn.Module, x: torch.Tensor, y: torch.Tensor):
     return loss, loss.detach()
 
 
+class CommRecorder:
+    """A stand-in StepTimer for TrainStep that keeps the exposed communication seconds it is given."""
+
+    def __init__(self):
+        self.exposed_comm_s = 0.0
+
+    def lap(self, name: str) -> None:
+        pass
+
+    def add_seconds(self, name: str, seconds: float, taken_from: str | None = None) -> None:
+        if name == "exposed_comm":
+            self.exposed_comm_s += seconds
+
+
 def train_toy(strategy, rank: int, world: int, steps: int, global_batch: int, accumulate: int = 1,
-              lr: float = 0.1, momentum: float = 0.9, model: nn.Module | None = None):
+              lr: float = 0.1, momentum: float = 0.9, model: nn.Module | None = None, timer=None):
     """SGD on toy batches through `strategy` and the trainer's own TrainStep; returns (wrapped, optimizer,
     per-step mean losses)."""
     from turboyolo.engine.train_step import TrainStep
@@ -62,7 +76,7 @@ def train_toy(strategy, rank: int, world: int, steps: int, global_batch: int, ac
         model = ToyNet()
     wrapped = strategy.wrap(model)
     optimizer = strategy.make_optimizer(lambda m: torch.optim.SGD(m.parameters(), lr=lr, momentum=momentum), wrapped)
-    runner = TrainStep(strategy, wrapped, cross_entropy_task, optimizer, loss_scale=1.0 / accumulate)
+    runner = TrainStep(strategy, wrapped, cross_entropy_task, optimizer, loss_scale=1.0 / accumulate, timer=timer)
     losses = []
     for step in range(steps):
         step_loss = torch.zeros(())
