@@ -288,9 +288,11 @@ class Trainer:
                 "rng": capture_rng(), "world_size": s.env.world_size, **progress,
             },
         }
-        write_checkpoint(ckpt, s.run_dir.weights / "last.pt")
+        # best.pt first: a kill between the two leaves the older last.pt, whose resume redoes this epoch;
+        # the other order could leave a last.pt that names a best epoch best.pt never received
         if best:
             write_checkpoint(strip_for_inference(ckpt), s.run_dir.weights / "best.pt")
+        write_checkpoint(ckpt, s.run_dir.weights / "last.pt")
 
     def _run(self, event: str) -> None:
         for fn in self.callbacks.get(event, []):
