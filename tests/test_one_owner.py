@@ -31,6 +31,13 @@ TEST_ORACLES = {
 }
 
 
+# Methods a library calls by name (an interface we implement), never turboyolo itself.
+LIBRARY_CALLBACKS = {
+    "get_next": "onnxruntime.quantization.CalibrationDataReader (export/quantize.py)",
+    "rewind": "onnxruntime.quantization.CalibrationDataReader (export/quantize.py)",
+}
+
+
 def _sources() -> dict[str, str]:
     return {path.relative_to(PACKAGE).as_posix(): path.read_text() for path in sorted(PACKAGE.rglob("*.py"))}
 
@@ -68,5 +75,6 @@ def test_every_public_name_has_a_caller_in_the_package():
             if isinstance(node, ast.ClassDef):
                 defs += [sub for sub in node.body if isinstance(sub, ast.FunctionDef)]
             unused += [f"{name}: {d.name}" for d in defs
-                       if not d.name.startswith("_") and d.name not in referenced and d.name not in TEST_ORACLES]
+                       if not d.name.startswith("_") and d.name not in referenced and d.name not in TEST_ORACLES
+                       and d.name not in LIBRARY_CALLBACKS]
     assert not unused, f"defined but never called by turboyolo itself (delete, or wire where it belongs): {unused}"

@@ -33,6 +33,8 @@ MODES: dict[str, Mode] = {
     "train": Mode("turboyolo.engine.train_cli:run", "train a detector (torchrun-aware; device=0,1 or nproc=N spawns workers)"),
     "val": Mode("turboyolo.engine.val_cli:run", "validate a checkpoint: weights=... data=... split=val"),
     "predict": Mode("turboyolo.engine.predict_cli:run", "detect objects: weights=... source=FILE|DIR|GLOB"),
+    "export": Mode("turboyolo.export.export_cli:run",
+                   "ONNX (int8=true: also int8) beside the weights, checked against PyTorch: weights=best.pt"),
     "synth": Mode("turboyolo.data.synth:run", "generate the synthetic dataset: out=DIR n=... imgsz=... classes=..."),
     "check": Mode("turboyolo.data.check:run", "dataset health report: data=... (or a PATH); exit 1 if it cannot be trained on",
                   {(): (), (PATH,): ()}),
@@ -42,6 +44,8 @@ MODES: dict[str, Mode] = {
                  {(): (), ("val",): ()}),
     "eval-coco": Mode("turboyolo.metrics.eval_coco_cli:run", "COCO metrics: gt=GT.json pred=DETS.json (same numbers as pycocotools)",
                       raw_keys=True),
+    "prune": Mode("turboyolo.compress.prune_cli:run",
+                  "remove channels (then fine-tune): weights=best.pt ratio=0.3 method=l1|bn|taylor out=pruned.pt"),
     "bench": Mode("turboyolo.perf.bench_cli:run", "measure: bench [model|hw|scaling [predict]] model=n imgsz=640 batch=16",
                   {(): (), ("model",): (), ("hw",): (), ("scaling",): ("nproc",), ("scaling", "predict"): (),
                    ("train_once",): ()}),  # train_once: one rank of `bench scaling`, started by torchrun

@@ -42,3 +42,18 @@ def disk_full_error(err: OSError, path: str | Path | None, kept: bool = False) -
     note = f"; the previous {Path(path).name} is kept" if kept and path is not None else ""
     return DiskFullError(err.errno, f"no space left on {where}{what} ({err.strerror or 'disk full'}){note}; "
                                     "free some space there or point project= to another disk")
+
+
+class MissingExtraError(UserError, ImportError):
+    """An optional dependency a command needs is not installed; the message names the pip extra."""
+
+
+def require_extra(module: str, extra: str, needed_by: str):
+    """Import `module` (an optional dependency) or raise the one-line MissingExtraError naming `extra`."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(f"{needed_by} needs the optional package {module!r}: "
+                                f"pip install 'turboyolo[{extra}]'") from None

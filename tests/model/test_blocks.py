@@ -18,3 +18,18 @@ def test_c2f_and_sppf_keep_spatial_size():
     assert C2f(16, 32, repeats=2, shortcut=True)(x).shape == (2, 32, 8, 8)
     assert SPPF(16, 24)(x).shape == (2, 24, 8, 8)
     assert Upsample(16, 16, 2)(x).shape == (2, 16, 16, 16)
+
+
+def test_c2f_splits_where_its_first_bottleneck_reads():
+    """A pruned C2f may keep different numbers of channels in its two halves (turboyolo/compress)."""
+    block = C2f(16, 32, repeats=2, shortcut=False)
+    assert block.split_sizes() == [16, 16]
+    block.cv1.conv = torch.nn.Conv2d(16, 12 + 10, 1, bias=False)  # bypass 12, chain 10 channels
+    block.cv1.bn = torch.nn.BatchNorm2d(22)
+    for bottleneck in block.m:
+        bottleneck.cv1.conv = torch.nn.Conv2d(10, 16, 3, padding=1, bias=False)
+        bottleneck.cv2.conv = torch.nn.Conv2d(16, 10, 3, padding=1, bias=False)
+        bottleneck.cv2.bn = torch.nn.BatchNorm2d(10)
+    block.cv2.conv = torch.nn.Conv2d(12 + 10 * 3, 32, 1, bias=False)
+    assert block.split_sizes() == [12, 10]
+    assert block(torch.rand(1, 16, 8, 8)).shape == (1, 32, 8, 8)

@@ -33,7 +33,6 @@ ELSEWHERE: dict[str, str] = {
     "copy_paste": "not supported (augmentations: mosaic, mixup, affine, hsv, flips)",
     "label_smoothing": "not supported",
     "dropout": "not supported",
-    "format": "no export mode yet (`turboyolo help` lists the modes)",
 }
 
 # every spelling `translate` reads (pretrained= maps onto model= or is refused, see _pretrained)

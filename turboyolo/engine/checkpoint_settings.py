@@ -15,6 +15,8 @@ from turboyolo.config import Config, ConfigError, adopt_saved, build_config
 VAL_KEYS = ("data", "imgsz", "rect_val", "difficult", "amp", "channels_last", "conf", "iou", "max_det", "agnostic_nms")
 # predict keeps its own thresholds (conf defaults to 0.25 there); the input is shaped as in training.
 PREDICT_KEYS = ("imgsz", "amp", "channels_last")
+# export: the graph's input size, and the dataset its check and int8 calibration images come from.
+EXPORT_KEYS = ("data", "imgsz", "difficult")
 
 
 def training_folder(weights: str | Path, saved_project: str | None) -> Path | None:
@@ -54,6 +56,20 @@ def trained_settings(ckpt: dict, keys: tuple[str, ...], origin: str = "checkpoin
     trained_cfg = build_config()
     adopt_saved(trained_cfg, dict(ckpt.get("args") or {}), keys=keys, origin=origin)
     return trained_cfg
+
+
+def carried_args(ckpt: dict, weights: str | Path, **changes) -> dict:
+    """The saved run config a model derived from this checkpoint carries (a pruned checkpoint, an
+    exported file), with `changes` applied. data is made absolute when it can be found, so the derived
+    file validates from anywhere; when it cannot, it stays as saved and `val` asks for data=."""
+    args = dict(ckpt.get("args") or {})
+    args.update(changes)
+    if args.get("data"):
+        try:
+            args["data"] = resolve_saved_data(str(args["data"]), weights, args.get("project"))
+        except ConfigError:
+            pass
+    return args
 
 
 def adopt_checkpoint_settings(cfg, ckpt: dict, keys: tuple[str, ...], weights: str | Path) -> str:

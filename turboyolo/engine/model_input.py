@@ -15,3 +15,9 @@ def to_model_input(images: torch.Tensor, device: torch.device, memory_format: to
     the copy from pinned memory with the work already queued.
     """
     return images.to(device, non_blocking=True).to(memory_format=memory_format).float().div_(255)
+
+
+def cpu_model_input(images: torch.Tensor) -> torch.Tensor:
+    """The same conversion for work that stays on the CPU in the default layout: ONNX export and its
+    checks, int8 calibration, pruning's Taylor scores."""
+    return to_model_input(images, torch.device("cpu"), torch.contiguous_format)

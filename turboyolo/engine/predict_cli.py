@@ -3,6 +3,7 @@
 Outputs are keyed by the image's name relative to the source (predictor.list_sources): a glob over
 several folders keeps their sub-folders, so equal file names never overwrite each other.
 imgsz, amp and channels_last come from the checkpoint unless given (checkpoint_settings.py).
+weights= may also be an .onnx file from `turboyolo export` (run by onnxruntime, same pre- and post-processing).
 """
 from __future__ import annotations
 
@@ -24,16 +25,16 @@ def _draw(image, dets, names):
 
 def run(cfg, positional=None) -> int:
     from turboyolo.distributed.env import select_device
-    from turboyolo.engine.checkpoint import load_checkpoint
     from turboyolo.engine.checkpoint_settings import PREDICT_KEYS, adopt_checkpoint_settings
     from turboyolo.engine.predictor import Predictor, list_sources
     from turboyolo.engine.run_dir import next_run_dir
+    from turboyolo.engine.weights import load_weights
 
     if not cfg.weights or not cfg.source:
-        raise ConfigError("predict needs weights=PATH.pt and source=FILE|DIR|GLOB")
+        raise ConfigError("predict needs weights=PATH.pt (or .onnx) and source=FILE|DIR|GLOB")
     files = list_sources(cfg.source)
     device = select_device(cfg.device)
-    ckpt = load_checkpoint(cfg.weights)
+    ckpt = load_weights(cfg.weights)
     adopted = adopt_checkpoint_settings(cfg, ckpt, PREDICT_KEYS, cfg.weights)
     if cfg.verbose:
         print(f"turboyolo predict: {adopted}")

@@ -18,9 +18,9 @@ from turboyolo.config import default_of
 from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, is_image_file
 from turboyolo.data.letterbox import letterbox
 from turboyolo.engine import amp as amp_lib
-from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.engine.checkpoint_settings import PREDICT_KEYS, trained_settings
 from turboyolo.engine.model_input import to_model_input
+from turboyolo.engine.weights import inference_model, load_weights
 from turboyolo.ops.nms import non_max_suppression
 
 class SourceImage(NamedTuple):
@@ -48,6 +48,14 @@ def list_sources(source: str) -> list[SourceImage]:
     return files
 
 
+def letterbox_batch(images: list[np.ndarray], imgsz: int, stride: int) -> tuple[torch.Tensor, list[tuple[float, int, int]]]:
+    """BGR (H, W, 3) uint8 images -> (B, 3, S, S) uint8 RGB square letterboxes (S = imgsz rounded up to
+    the stride) and each image's (scale, pad_x, pad_y). engine/model_input.py makes them network input."""
+    boxed = [letterbox(im, imgsz, stride, square=True) for im in images]
+    batch = torch.from_numpy(np.stack([b[0] for b in boxed])[..., ::-1].copy())  # BGR -> RGB
+    return batch.permute(0, 3, 1, 2), [(scale, pad_x, pad_y) for _, scale, pad_x, pad_y in boxed]
+
+
 @dataclass
 class StageTimes:
     preprocess_s: float = 0.0
@@ -63,13 +71,13 @@ class StageTimes:
 
 
 class Predictor:
-    """weights: a checkpoint path or an already loaded checkpoint dict. imgsz (the letterbox size),
+    """weights: a checkpoint or exported .onnx path, or an already loaded one (engine/weights.py). imgsz (the letterbox size),
     amp and channels_last: None = as the checkpoint was trained (`turboyolo predict` passes the
     values it resolved the same way, checkpoint_settings.PREDICT_KEYS, unless the user gave them)."""
 
     def __init__(self, weights: str | dict, device: torch.device, imgsz: int | None = None, amp: str | None = None,
                  channels_last: bool | None = None):
-        ckpt = weights if isinstance(weights, dict) else load_checkpoint(weights)
+        ckpt = weights if isinstance(weights, dict) else load_weights(weights)
         trained_cfg = trained_settings(ckpt, PREDICT_KEYS, origin="checkpoint" if isinstance(weights, dict)
                                        else f"checkpoint {weights}")
         imgsz = trained_cfg.imgsz if imgsz is None else imgsz
@@ -78,7 +86,7 @@ class Predictor:
         self.names = list(ckpt["names"])
         self.imgsz = int(imgsz)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.model = eval_model(ckpt, device, self.memory_format)
+        self.model = inference_model(ckpt, device, self.memory_format)
         self.device = device
         self.amp_dtype = amp_lib.resolve_amp(amp, device)
         self.stride = int(max(self.model.strides))
@@ -89,9 +97,8 @@ class Predictor:
                       agnostic: bool = default_of("agnostic_nms")):
         """images: BGR (H, W, 3) uint8 arrays -> list of (n, 6) float arrays xyxy,score,class in original pixels."""
         t0 = time.perf_counter()
-        boxed = [letterbox(im, self.imgsz, self.stride, square=True) for im in images]
-        batch = torch.from_numpy(np.stack([b[0] for b in boxed])[..., ::-1].copy())  # BGR -> RGB
-        batch = to_model_input(batch.permute(0, 3, 1, 2), self.device, self.memory_format)
+        batch, boxed = letterbox_batch(images, self.imgsz, self.stride)
+        batch = to_model_input(batch, self.device, self.memory_format)
         t1 = time.perf_counter()
         with amp_lib.autocast(self.device, self.amp_dtype):
             preds = self.model(batch)
@@ -101,7 +108,7 @@ class Predictor:
         t2 = time.perf_counter()
         dets = non_max_suppression(preds, conf, iou, max_det, agnostic=agnostic)
         out = []
-        for det, (_, scale, pad_x, pad_y), im in zip(dets, boxed, images):
+        for det, (scale, pad_x, pad_y), im in zip(dets, boxed, images):
             det = det.cpu().numpy().copy()
             det[:, [0, 2]] = ((det[:, [0, 2]] - pad_x) / scale).clip(0, im.shape[1])
             det[:, [1, 3]] = ((det[:, [1, 3]] - pad_y) / scale).clip(0, im.shape[0])

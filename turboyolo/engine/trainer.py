@@ -19,6 +19,7 @@ from turboyolo.engine.model_input import to_model_input
 from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.resume import RunFinished
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
+from turboyolo.engine.task_factory import build_task
 from turboyolo.engine.train_step import DetectionTask, TrainStep
 from turboyolo.engine.validator import validate
 
@@ -62,12 +63,12 @@ class Trainer:
             if self.cfg.verbose:
                 print(f"turboyolo: {done}")
             return {"stop_reason": "finished", "message": str(done)}
-        self.task = DetectionTask(s.loss_fn, s.env.device, s.amp_dtype)
-        # sum-reduced loss x world size: gradients equal one process with the global batch
-        self.step_runner = TrainStep(s.strategy, s.wrapped, self.task, s.optimizer, scaler=s.scaler, ema=s.ema,
-                                     grad_clip=self.cfg.grad_clip, loss_scale=s.env.world_size, timer=s.timer,
-                                     model=s.model)
         try:
+            self.task = build_task(self.cfg, s)  # detection, plus distillation / sparsity when asked for
+            # sum-reduced loss x world size: gradients equal one process with the global batch
+            self.step_runner = TrainStep(s.strategy, s.wrapped, self.task, s.optimizer, scaler=s.scaler, ema=s.ema,
+                                         grad_clip=self.cfg.grad_clip, loss_scale=s.env.world_size, timer=s.timer,
+                                         model=s.model)
             if s.env.is_main and self.cfg.plots and s.state.epoch == 0:
                 from turboyolo.engine.plots import write_data_plots
 

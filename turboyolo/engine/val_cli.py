@@ -2,6 +2,7 @@
 
 Without other keys it scores the checkpoint as its training validated it: data, image size,
 letterbox, precision, NMS settings and batch come from the checkpoint (checkpoint_settings.py).
+weights=best.onnx (from `turboyolo export`) is scored the same way, run by onnxruntime.
 """
 from __future__ import annotations
 
@@ -13,18 +14,25 @@ from turboyolo.config import ConfigError
 
 
 def run(cfg, positional=None) -> int:
+    validate_weights(cfg)
+    return 0
+
+
+def validate_weights(cfg) -> dict:
+    """`turboyolo val` of cfg.weights (adopting the checkpoint's settings into cfg); returns the metrics
+    dict of validator.validate (benchmarks call this to score several weights files alike)."""
     from turboyolo.data.formats import load_dataset
     from turboyolo.data.image_cache import open_image_cache
     from turboyolo.data.loader import build_dataloader
     from turboyolo.distributed.factory import setup_distributed
     from turboyolo.engine import amp as amp_lib
-    from turboyolo.engine.checkpoint import eval_model, load_checkpoint
     from turboyolo.engine.checkpoint_settings import VAL_KEYS, adopt_checkpoint_settings, trained_settings
     from turboyolo.engine.validator import format_class_table, validate, validation_batch_per_rank
+    from turboyolo.engine.weights import inference_model, load_weights
 
     if not cfg.weights:
-        raise ConfigError("val needs weights=PATH.pt (e.g. runs/train/exp/weights/best.pt)")
-    ckpt = load_checkpoint(cfg.weights)
+        raise ConfigError("val needs weights=PATH.pt or PATH.onnx (e.g. runs/train/exp/weights/best.pt)")
+    ckpt = load_weights(cfg.weights)
     adopted = adopt_checkpoint_settings(cfg, ckpt, VAL_KEYS, cfg.weights)
     env, strategy = setup_distributed(cfg)
     if "batch" in cfg.given:
@@ -39,7 +47,7 @@ def run(cfg, positional=None) -> int:
                         difficult=cfg.difficult)
     records = data.split(cfg.split)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model = eval_model(ckpt, env.device, memory_format)
+    model = inference_model(ckpt, env.device, memory_format)
     cache = open_image_cache(records, cfg)
     loader = build_dataloader(records, cfg, train=False, rank=env.rank, world_size=env.world_size,
                               batch_size=batch_size, cache=cache, seed=cfg.seed, local_world_size=env.local_world_size,
@@ -56,4 +64,4 @@ def run(cfg, positional=None) -> int:
               f"mAP50 {metrics['mAP50']:.4f}  mAP50-95 {metrics['mAP50-95']:.4f}   (plots in {plots})")
         print(format_class_table(metrics["per_class"]))
     strategy.close()
-    return 0
+    return metrics

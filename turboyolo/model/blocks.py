@@ -52,13 +52,21 @@ class C2f(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, repeats: int = 1, shortcut: bool = False, expansion: float = 0.5):
         super().__init__()
-        self.hidden = int(c_out * expansion)
-        self.cv1 = ConvBnSiLU(c_in, 2 * self.hidden, 1)
-        self.cv2 = ConvBnSiLU((2 + repeats) * self.hidden, c_out, 1)
-        self.m = nn.ModuleList(Bottleneck(self.hidden, self.hidden, shortcut, expansion=1.0) for _ in range(repeats))
+        hidden = int(c_out * expansion)
+        self.cv1 = ConvBnSiLU(c_in, 2 * hidden, 1)
+        self.cv2 = ConvBnSiLU((2 + repeats) * hidden, c_out, 1)
+        self.m = nn.ModuleList(Bottleneck(hidden, hidden, shortcut, expansion=1.0) for _ in range(repeats))
+
+    def split_sizes(self) -> list[int]:
+        """[bypass, chain] channels of cv1's output: [h, h] as built. Read from the convs because
+        structured pruning (turboyolo/compress) may narrow the halves by different amounts; the chain
+        half is what the first bottleneck reads."""
+        total = self.cv1.conv.out_channels
+        chain = self.m[0].cv1.conv.in_channels if len(self.m) else total // 2
+        return [total - chain, chain]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        parts = list(self.cv1(x).split(self.hidden, dim=1))
+        parts = list(self.cv1(x).split(self.split_sizes(), dim=1))
         for block in self.m:
             parts.append(block(parts[-1]))
         return self.cv2(torch.cat(parts, dim=1))

@@ -8,6 +8,7 @@ from turboyolo.model.blocks import BLOCKS
 from turboyolo.model.fuse import fuse_model
 from turboyolo.model.head import DetectHead
 from turboyolo.model.spec import LayerPlan, load_spec, plan_layers
+from turboyolo.model.widths import narrow_convs
 
 
 def build_layer(plan: LayerPlan) -> nn.Module:
@@ -27,7 +28,8 @@ class DetectionModel(nn.Module):
       eval mode  -> (B, A, 4 + num_classes): boxes xyxy in input pixels, sigmoid class scores;
                     A = sum over strides of (H/s) * (W/s).
     Attributes: strides (tensor of pixels per cell, e.g. [8, 16, 32]), reg_max, num_classes,
-    names (list of class names, settable), spec (dict that rebuilds this model via build_model),
+    names (list of class names, settable), spec (dict that rebuilds this model via build_model; a pruned
+    model's spec lists its narrowed convs under `widths`, see model/widths.py),
     frozen_layers (layers 0 .. frozen_layers-1 are not trained, see `freeze`).
     """
 
@@ -50,6 +52,9 @@ class DetectionModel(nn.Module):
         self.head = DetectHead(
             [plans[d].c_out for d in self.detect_from], self.num_classes, self.reg_max, [plans[d].stride for d in self.detect_from]
         )
+        if spec.get("widths"):  # a pruned model: some convs narrower than the scale makes them
+            narrow_convs(self, spec["widths"])
+            self.head.initialise_biases()
 
     def freeze(self, count: int) -> "DetectionModel":
         """Stop training layers 0 .. count-1 (the head is never frozen); returns self.
