@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -45,12 +46,16 @@ def exported_args(ckpt: dict, imgsz: int, dynamic: bool, weights: str | Path) ->
 
 @contextlib.contextmanager
 def _quiet_exporter():
-    """The exporter logs a warning for every optional torchvision op it skips; they are not ours to fix."""
+    """The exporter logs a warning for every optional torchvision op it skips, and torch.export warns about
+    its own deprecated pytree internals; neither is the user's to act on."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning, module="copyreg")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
+            yield
     finally:
         logger.setLevel(level)
 
