@@ -15,7 +15,7 @@ _INFERENCE = ("weights", "imgsz", "batch", "device", "amp", "channels_last", "co
 MODE_KEYS: dict[str, tuple[str, ...]] = {
     "train": ("[run]", "[data pipeline]", "[augmentation (train only)]", "[model]", "[optimisation]", "[loss]",
               "sparsity", "teacher", "distill", "distill_t",
-              "val", "val_period", "conf", "iou", "max_det", "agnostic_nms", "save_json", "plots",
+              "val", "val_period", "conf", "iou", "max_det", "agnostic_nms", "save_json", "plots", "tensorboard",
               "[checkpoints / fault tolerance]", "[distributed]"),
     "val": (*_INFERENCE, *_DATASET, "split", "workers", "cache", "rect_val", "save_json", "project", "seed", "threads"),
     "predict": (*_INFERENCE, "source", "save_txt", "project", "name", "exist_ok"),

@@ -43,10 +43,10 @@ class Result:
 
     def plot(self) -> np.ndarray:
         """A copy of the original image with the boxes, class names and scores drawn: BGR (H, W, 3) uint8."""
-        from turboyolo.plots.detections import draw_detections
+        from turboyolo.plots.boxes_grid import draw_boxes  # the one box drawing of `show`, training plots, predict
 
-        dets = np.concatenate([self.boxes, self.scores[:, None], self.classes[:, None].astype(np.float32)], axis=1)
-        return draw_detections(self.orig_img.copy(), dets, self.names)
+        rgb = np.ascontiguousarray(self.orig_img[..., ::-1])
+        return np.ascontiguousarray(draw_boxes(rgb, self.boxes, self.classes, self.names, self.scores)[..., ::-1])
 
     def __repr__(self) -> str:
         return f"Result({self.name!r}, {len(self)} boxes)"

@@ -175,7 +175,8 @@ def build_training_setup(cfg) -> TrainingSetup:
 
     setup.category_ids = data.category_ids
     if run_dir is not None:
-        setup.logger = RunLogger(run_dir, cfg.verbose, cfg.plots, env.world_size, amp_dtype, settings=dict(cfg))
+        setup.logger = RunLogger(run_dir, cfg.verbose, cfg.plots, env.world_size, amp_dtype, settings=dict(cfg),
+                                 tensorboard=cfg.tensorboard, tensorboard_asked="tensorboard" in cfg.given)
     if ckpt is not None:
         restore_train_state(setup, ckpt)
     _report_complexity(setup, cfg, opt_name, complexity)
