@@ -23,7 +23,7 @@ MODE_KEYS: dict[str, tuple[str, ...]] = {
     "synth": ("out", "n", "imgsz", "classes", "seed"),
     "check": _DATASET,
     "convert": (*_DATASET, "to", "out", "exist_ok", "verbose"),
-    "show": (*_DATASET, "n", "out", "imgsz", "seed", "rect_val", "verbose", "[augmentation (train only)]"),
+    "show": ("data", "cache_dir", "n", "out", "imgsz", "seed", "rect_val", "verbose", "[augmentation (train only)]"),
     "prune": ("weights", "ratio", "method", "out", "exist_ok", "imgsz", "data", "batch", "verbose"),
     "bench": ("[benchmark]", "model", "imgsz", "batch", "data", "device", "amp", "channels_last", "compile", "threads",
               "nproc", "workers", "cache", "out", "verbose"),
