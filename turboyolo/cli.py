@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from turboyolo.config import ConfigError, build_config, load_schema, split_overrides
 from turboyolo.config import aliases
 from turboyolo.config.loader import key_of
+from turboyolo.config.mode_keys import mode_keys
 from turboyolo.data.records import DatasetError
 from turboyolo.errors import UserError, disk_full_error, is_disk_full
 
@@ -34,18 +35,18 @@ MODES: dict[str, Mode] = {
     "val": Mode("turboyolo.engine.val_cli:run", "validate a checkpoint: weights=... data=... split=val"),
     "predict": Mode("turboyolo.engine.predict_cli:run", "detect objects: weights=... source=FILE|DIR|GLOB"),
     "export": Mode("turboyolo.export.export_cli:run",
-                   "ONNX (int8=true: also int8) beside the weights, checked against PyTorch: weights=best.pt"),
+                   "format={format} (int8=true: also int8) beside the weights, checked against PyTorch: weights=best.pt"),
     "synth": Mode("turboyolo.data.synth:run", "generate the synthetic dataset: out=DIR n=... imgsz=... classes=..."),
     "check": Mode("turboyolo.data.check:run", "dataset health report: data=... (or a PATH); exit 1 if it cannot be trained on",
                   {(): (), (PATH,): ()}),
-    "convert": Mode("turboyolo.data.convert:run", "convert a dataset: data=SRC (or a PATH) to=yolo|coco|voc out=DIR",
+    "convert": Mode("turboyolo.data.convert:run", "convert a dataset: data=SRC (or a PATH) to={to} out=DIR",
                     {(): (), (PATH,): ()}),
     "show": Mode("turboyolo.data.show:run", "PNG grid of augmented training samples (`show val`: validation): data=... n=16 out=FILE.png",
                  {(): (), ("val",): ()}),
-    "eval-coco": Mode("turboyolo.metrics.eval_coco_cli:run", "COCO metrics: gt=GT.json pred=DETS.json (same numbers as pycocotools)",
-                      raw_keys=True),
+    "eval-coco": Mode("turboyolo.metrics.eval_coco_cli:run", "COCO metrics table: gt=GT.json pred=DETS.json [--json] [out=FILE.json] (= pycocotools)",
+                      {(): (), ("--json",): ()}, raw_keys=True),
     "prune": Mode("turboyolo.compress.prune_cli:run",
-                  "remove channels (then fine-tune): weights=best.pt ratio=0.3 method=l1|bn|taylor out=pruned.pt"),
+                  "remove channels (then fine-tune): weights=best.pt ratio=0.3 method={method} out=pruned.pt"),
     "bench": Mode("turboyolo.perf.bench_cli:run", "measure: bench [model|hw|scaling [predict]] model=n imgsz=640 batch=16",
                   {(): (), ("model",): (), ("hw",): (), ("scaling",): ("nproc",), ("scaling", "predict"): (),
                    ("train_once",): ()}),  # train_once: one rank of `bench scaling`, started by torchrun
@@ -56,20 +57,49 @@ def print_help(mode: str | None = None) -> None:
     schema = load_schema()
     if mode is None:
         print("usage: turboyolo MODE key=value ...\n\nmodes:")
-        for name, spec in MODES.items():
-            print(f"  {name:<10} {spec.help}")
-        print("\n`turboyolo MODE --help` lists every key. Keys come from turboyolo/config/default.yaml;")
-        print("cfg=FILE.yaml overrides the defaults and key=value overrides both.")
+        for name in MODES:
+            print(f"  {name:<10} {mode_line(name)}")
+        print("\n`turboyolo MODE --help` lists the keys MODE reads; `turboyolo help` below lists every key. Keys come from")
+        print("turboyolo/config/default.yaml; cfg=FILE.yaml overrides the defaults and key=value overrides both.")
         print(f"Ultralytics spellings are read as ours: {', '.join(aliases.RENAMED)}, pretrained=PATH.pt, "
-              "cache=True/False, amp=True/False.\n")
+              "cache=True/False, amp=True/False.")
+        keys = list(schema)
     else:
-        print(f"usage: turboyolo {mode} key=value ...   ({MODES[mode].help})\n")
+        print(f"usage: turboyolo {mode} key=value ...   ({mode_line(mode)})")
+        if MODES[mode].raw_keys:
+            module_name = MODES[mode].entry.split(":")[0]
+            print_columns(importlib.import_module(module_name).KEY_HELP)
+            return
+        keys = mode_keys(mode)
+    width = max(len(f"{key}={typed(schema[key].default)}") for key in keys)  # one key column for all sections
     section = None
-    for spec in schema.values():
+    for key in keys:
+        spec = schema[key]
         if spec.section != section:
             section = spec.section
             print(f"\n[{section}]")
-        print(f"  {spec.name}={spec.default!s:<14} {spec.help}  ({spec.describe()})")
+        print_columns([(f"{spec.name}={typed(spec.default)}", f"{spec.help}  ({spec.describe()})")], width)
+
+
+def typed(value) -> str:
+    """A default as a user types it on the command line: null, true, false."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def print_columns(rows, width: int | None = None) -> None:
+    """Two aligned columns; a first column wider than `width` takes its own line, the text under the column."""
+    width = width or max(len(left) for left, _ in rows)
+    for left, text in rows:
+        if len(left) > width:
+            print(f"  {left}\n  {'':<{width}}  {text}")
+        else:
+            print(f"  {left:<{width}}  {text}")
+
+
+def mode_line(mode: str) -> str:
+    """A mode's one-line help; {key} in it is that key's choices from default.yaml (to={to} -> to=yolo|coco|voc)."""
+    choices = {key: "|".join(spec.choices) for key, spec in load_schema().items() if spec.choices}
+    return MODES[mode].help.format_map(choices)
 
 
 def match_form(mode: str, words: list[str]) -> tuple[str, ...]:

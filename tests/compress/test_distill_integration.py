@@ -34,6 +34,6 @@ def test_two_ranks_distil_from_a_teacher(tmp_path, sync, amp):
            f"teacher={teacher_path}", f"project={tmp_path / 'runs'}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    assert f"{sync} on 2 x cpu" in done.stdout and "distilling from teacher=" in done.stdout
+    assert f"2 processes on cpu ({sync})" in done.stdout and "distilling from teacher=" in done.stdout
     last = torch.load(next((tmp_path / "runs").iterdir()) / "weights" / "last.pt", weights_only=True)
     assert last["step"] == 4 and last["train_state"]["world_size"] == 2

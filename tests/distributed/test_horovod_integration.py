@@ -45,7 +45,7 @@ def test_horovodrun_trains_the_detector_with_validation(tmp_path):
     done = subprocess.run([HOROVODRUN, "-np", "2", "-H", "localhost:2", "--gloo", sys.executable, str(worker),
                            str(tmp_path), *pairs], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    assert "horovod on 2 x cpu" in done.stdout
+    assert "2 processes on cpu (horovod)" in done.stdout
     ranks = [torch.load(tmp_path / f"weights_rank{r}.pt", weights_only=True) for r in range(2)]
     assert ranks[0]["step"] == ranks[1]["step"] > 0
     assert max_state_diff(ranks[0]["model"], ranks[1]["model"], parameters_only=True) == 0.0

@@ -32,7 +32,7 @@ def test_train_nproc2_spawns_two_ranks_and_writes_one_run(tmp_path):
     cmd = [sys.executable, "-m", "turboyolo", "train", *TINY_RUN, "epochs=1", "nproc=2", f"project={tmp_path / 'runs'}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env(tmp_path))
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    assert "ddp on 2 x cpu" in done.stdout
+    assert "2 processes on cpu (ddp)" in done.stdout
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and len(_results(runs[0])) == 1
     ckpt = torch.load(runs[0] / "weights" / "last.pt", weights_only=True)
@@ -98,7 +98,7 @@ def test_train_nproc2_fsdp_validates_uneven_shards_and_its_checkpoint_loads_in_o
            "sync=fsdp", "dist_timeout=120", f"project={tmp_path / 'runs'}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env(tmp_path))
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    assert "fsdp on 2 x cpu" in done.stdout
+    assert "2 processes on cpu (fsdp)" in done.stdout
     run = next((tmp_path / "runs").iterdir())
     trained = _results(run)[-1]
     assert "mAP50-95" in trained

@@ -110,7 +110,7 @@ def test_user_keys_win_over_the_checkpoint(trained, val_metrics, tmp_path, monke
 
 def eval_coco(gt: Path, pred: Path, capsys) -> list[float]:
     capsys.readouterr()
-    assert main(["eval-coco", f"gt={gt}", f"pred={pred}"]) == 0
+    assert main(["eval-coco", f"gt={gt}", f"pred={pred}", "--json"]) == 0
     return json.loads(capsys.readouterr().out)["stats"]
 
 

@@ -5,6 +5,7 @@ converters never care which format the files were in.
 """
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -28,6 +29,23 @@ class DatasetError(UserError, ValueError):
 
 class DatasetWarning(UserWarning):
     """One problem with one dataset item (file or file:line) that was repaired or skipped."""
+
+
+def _show_dataset_warnings_as_one_line(show):
+    """Python prints a warning as two lines naming our source file; a DatasetWarning's message already says
+    which dataset file and line, and what was done, so it is printed as that one line. Others go to `show`."""
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DatasetWarning):
+            print(f"turboyolo: {message}", file=file or sys.stderr)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    showwarning.dataset_warnings_one_line = True
+    return showwarning
+
+
+if not getattr(warnings.showwarning, "dataset_warnings_one_line", False):  # once, even if this module is reloaded
+    warnings.showwarning = _show_dataset_warnings_as_one_line(warnings.showwarning)
 
 
 def _no_boxes() -> np.ndarray:

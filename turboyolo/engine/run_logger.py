@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import torch
 
+from turboyolo.config import default_of
+
 
 class RunLogger:
     def __init__(self, run_dir, verbose: bool, plots: bool, world_size: int, amp_dtype: torch.dtype | None,
-                 settings: dict):
+                 settings: dict, tensorboard: bool = default_of("tensorboard"), tensorboard_asked: bool = False):
+        """tensorboard: log scalars when the package is installed; tensorboard_asked: the user set it, so
+        its absence is said once rather than passed over."""
         self.run_dir, self.verbose, self.plots = run_dir, verbose, plots
         self.world_size, self.amp_dtype, self.settings = world_size, amp_dtype, settings
         self._tensorboard = None
-        self._tensorboard_tried = False
+        self._tensorboard_tried = not tensorboard
+        self._tensorboard_asked = tensorboard_asked
 
     def log_epoch(self, row: dict, history: list[dict], first: bool) -> None:
         """row: the finished epoch's figures (with validation metrics when validated); history: every row so far."""
@@ -61,8 +66,11 @@ class RunLogger:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._tensorboard = SummaryWriter(str(self.run_dir.path / "tensorboard"))
-            except Exception:  # tensorboard not installed: CSV and plots only
+            except Exception as err:  # tensorboard not installed (or broken): CSV and plots only
                 self._tensorboard = None
+                if self._tensorboard_asked:
+                    print(f"turboyolo: tensorboard=true but TensorBoard cannot be used ({err}); "
+                          "results.csv and plots only (pip install tensorboard, or `make setup`)")
         if self._tensorboard is not None:
             for key, value in row.items():
                 if isinstance(value, (int, float)) and key != "epoch":

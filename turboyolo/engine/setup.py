@@ -18,6 +18,7 @@ from turboyolo.engine import amp as amp_lib
 from turboyolo.engine.checkpoint import load_checkpoint, sweep_temp_files
 from turboyolo.engine.ema import ModelEMA
 from turboyolo.engine.optim import build_optimizer, resolve_optimizer
+from turboyolo.engine.progress import describe_processes
 from turboyolo.engine.resume import (ELASTIC_MARK, elastic_run_dir, load_resume_checkpoint, resolve_resume_path,
                                      restore_train_state)
 from turboyolo.engine.run_dir import RunDir, next_run_dir
@@ -174,7 +175,8 @@ def build_training_setup(cfg) -> TrainingSetup:
 
     setup.category_ids = data.category_ids
     if run_dir is not None:
-        setup.logger = RunLogger(run_dir, cfg.verbose, cfg.plots, env.world_size, amp_dtype, settings=dict(cfg))
+        setup.logger = RunLogger(run_dir, cfg.verbose, cfg.plots, env.world_size, amp_dtype, settings=dict(cfg),
+                                 tensorboard=cfg.tensorboard, tensorboard_asked="tensorboard" in cfg.given)
     if ckpt is not None:
         restore_train_state(setup, ckpt)
     _report_complexity(setup, cfg, opt_name, complexity)
@@ -202,6 +204,6 @@ def _report_complexity(s: TrainingSetup, cfg, opt_name: str, complexity) -> None
         amp_name = {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[s.amp_dtype]
         print(f"model {cfg.model}: {params / 1e6:.2f} M parameters, {flops / 1e9:.2f} GFLOPs/image at {cfg.imgsz} "
               f"(training {s.train_flops_per_image / 1e9:.2f} GFLOPs/image)")
-        print(f"{s.strategy.name} on {s.env.world_size} x {s.env.device.type}, {torch.get_num_threads()} threads/rank, "
-              f"amp {amp_name}, {'channels_last' if cfg.channels_last else 'NCHW'}, optimizer {opt_name}: "
+        processes = describe_processes(s.strategy.name, s.env.world_size, s.env.device.type, torch.get_num_threads())
+        print(f"{processes}, amp {amp_name}, {'channels_last' if cfg.channels_last else 'NCHW'}, optimizer {opt_name}: "
               f"{s.derived.describe()}")

@@ -72,7 +72,8 @@ class Trainer:
             if s.env.is_main and self.cfg.plots and s.state.epoch == 0:
                 from turboyolo.engine.plots import write_data_plots
 
-                write_data_plots(s.run_dir.path, s.train_loader.dataset.records, s.names, s.train_loader.dataset)
+                write_data_plots(s.run_dir.path, s.train_loader.dataset.records, s.names, s.train_loader.dataset,
+                                 s.state.epoch, self.cfg.epochs)
             self._run("on_train_start")
             epoch = s.state.epoch
             while epoch < self.cfg.epochs and not s.state.stop_reason:

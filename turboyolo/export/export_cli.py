@@ -23,6 +23,12 @@ AGREEMENT_CONF = 0.25  # int8 and fp32 detections compared at predict's default 
 
 
 def run(cfg, positional=None) -> int:
+    export_weights(cfg)
+    return 0
+
+
+def export_weights(cfg) -> list[Path]:
+    """`turboyolo export` of cfg.weights; returns the files written (the .onnx, then the int8 one if asked for)."""
     from turboyolo.engine.checkpoint import load_checkpoint
     from turboyolo.engine.checkpoint_settings import EXPORT_KEYS, adopt_checkpoint_settings
     from turboyolo.engine.weights import is_onnx
@@ -47,9 +53,11 @@ def run(cfg, positional=None) -> int:
     batch = cfg.batch if "batch" in cfg.given else 1
     target = Path(cfg.weights).with_suffix(".onnx")
     checked = write_fp32(ckpt, cfg, target, batch, missing_data)
+    written = [target]
     if cfg.int8:
-        write_int8(cfg, target.with_name(f"{target.stem}_int8.onnx"), target, checked)
-    return 0
+        written.append(target.with_name(f"{target.stem}_int8.onnx"))
+        write_int8(cfg, written[-1], target, checked)
+    return written
 
 
 def staged_path(target: Path) -> Path:

@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from turboyolo.plots.epoch_axis import epoch_axis
 from turboyolo.plots.figure_file import save_figure  # noqa: E402
 
 PANELS = [
@@ -28,5 +29,5 @@ def plot_results(history: list[dict], path: Path) -> Path:
             ax.plot(xs, ys, marker="o", markersize=3, linewidth=1.5)
         ax.set_title(title)
         ax.grid(alpha=0.3)
-        ax.set_xlabel("epoch")
+        epoch_axis(ax)
     return save_figure(fig, path, dpi=100)

@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from turboyolo.plots.epoch_axis import epoch_axis
 from turboyolo.plots.figure_file import save_figure  # noqa: E402
 
 # Bottom to top; communication only appears when a run reported it (DDP comm hook).
@@ -32,7 +33,7 @@ def plot_time_breakdown(history: list[dict], path: str | Path) -> Path:
     for x, top, row in zip(epochs, bottom, history):
         if row.get("images_per_s"):
             ax.annotate(f"{row['images_per_s']:.0f}/s", (x, top), ha="center", va="bottom", fontsize=7)
-    ax.set_xlabel("epoch")
+    epoch_axis(ax)
     ax.set_ylabel("seconds in training steps")
     ax.set_title("time per epoch by phase (labels: images/s)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)

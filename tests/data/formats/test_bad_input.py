@@ -155,3 +155,20 @@ def test_jpeg_without_end_marker_keeps_its_boxes_and_is_counted_as_repaired(tmp_
     (record,) = data.split("train")
     assert record.path == str(good) and len(record.boxes) == 3
     assert data.report.counts == {"image_end_marker_missing": 1, "image_unreadable": 1}
+
+
+def test_a_dataset_warning_prints_as_one_line_naming_the_file_and_what_was_done(tmp_path):
+    """Not Python's two lines with our source path: the user sees file:line, the problem and what was done."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data_yaml = _yolo(tmp_path, {"a.jpg": GOOD + "0 0.5 0.5 0.2\n"})  # line 2: four numbers, not five
+    repo = Path(__file__).resolve().parents[3]
+    code = f"from turboyolo.data.formats import load_dataset; load_dataset({str(data_yaml)!r}, verbose=False)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo,
+                          env={"PYTHONPATH": str(repo), "TURBOYOLO_CACHE": str(tmp_path / "cache"), "PATH": ""})
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("turboyolo: ") and "a.txt:2" in lines[0], done.stderr
+    assert "records.py" not in done.stderr and "warnings.warn" not in done.stderr
