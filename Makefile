@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[test,export,prune,tensorboard]"
+	$(PY) -m pip install -q -e ".[test,export,prune,tensorboard,tune]"
 	@# optional Horovod: installed only from a wheel scripts/install_horovod.sh built on this machine
 	if ls $(HOROVOD_WHEELS)/horovod-*.whl >/dev/null 2>&1; then \
 		$(PY) -m pip install -q --find-links $(HOROVOD_WHEELS) --only-binary horovod horovod || true; fi

@@ -47,6 +47,8 @@ MODES: dict[str, Mode] = {
                       {(): (), ("--json",): ()}, raw_keys=True),
     "prune": Mode("turboyolo.compress.prune_cli:run",
                   "remove channels (then fine-tune): weights=best.pt ratio=0.3 method={method} out=pruned.pt"),
+    "tune": Mode("turboyolo.tune.tune_cli:run",
+                 "hyperparameter search (Optuna): data=... model=n trials=20 epochs=10 [time=HOURS] [space=FILE.yaml]"),
     "bench": Mode("turboyolo.perf.bench_cli:run", "measure: bench [model|hw|scaling [predict]] model=n imgsz=640 batch=16",
                   {(): (), ("model",): (), ("hw",): (), ("scaling",): ("nproc",), ("scaling", "predict"): (),
                    ("train_once",): ()}),  # train_once: one rank of `bench scaling`, started by torchrun

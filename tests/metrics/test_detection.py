@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from coco_cases import pycocotools_eval
-from turboyolo.metrics.coco_eval import evaluate_files
+from turboyolo.metrics.coco_eval import evaluate_coco, read_coco_files
 from turboyolo.metrics.coco_json import ground_truth_to_coco, predictions_to_coco
 from turboyolo.metrics.detection import DetectionEvaluator
 
@@ -85,7 +85,7 @@ def test_to_coco_json_round_trip(tmp_path):
     evaluator = DetectionEvaluator(["a", "b", "c", "d"])
     evaluator.add(image_ids, gt_boxes, gt_classes, dets)
     evaluator.to_coco_json(tmp_path / "gt.json", tmp_path / "predictions.json")
-    from_files = evaluate_files(str(tmp_path / "gt.json"), str(tmp_path / "predictions.json"))
+    from_files = evaluate_coco(*read_coco_files(str(tmp_path / "gt.json"), str(tmp_path / "predictions.json")))
     np.testing.assert_allclose(from_files.stats, evaluator.compute()["coco_stats"], atol=2e-3)  # boxes rounded to 1e-3 px
 
 
@@ -121,5 +121,5 @@ def test_ignored_ground_truth_scores_as_pycocotools_crowd_and_round_trips_throug
     assert sum(m.sum() for m in crowd) > 5
     np.testing.assert_allclose(ours, reference.stats, atol=1e-6)
     evaluator.to_coco_json(tmp_path / "gt.json", tmp_path / "predictions.json")
-    from_files = evaluate_files(str(tmp_path / "gt.json"), str(tmp_path / "predictions.json"))
+    from_files = evaluate_coco(*read_coco_files(str(tmp_path / "gt.json"), str(tmp_path / "predictions.json")))
     np.testing.assert_allclose(from_files.stats, ours, atol=2e-3)  # boxes rounded to 1e-3 px

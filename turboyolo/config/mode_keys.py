@@ -25,6 +25,8 @@ MODE_KEYS: dict[str, tuple[str, ...]] = {
     "convert": (*_DATASET, "to", "out", "exist_ok", "verbose"),
     "show": ("data", "cache_dir", "n", "out", "imgsz", "seed", "rect_val", "verbose", "[augmentation (train only)]"),
     "prune": ("weights", "ratio", "method", "out", "exist_ok", "imgsz", "data", "batch", "verbose"),
+    "tune": ("[tuning (turboyolo tune)]", "[run]", "[data pipeline]", "[augmentation (train only)]", "[model]",
+             "[optimisation]", "[loss]", "val_period", "plots", "[distributed]"),
     "bench": ("[benchmark]", "model", "imgsz", "batch", "data", "device", "amp", "channels_last", "compile", "threads",
               "nproc", "workers", "cache", "out", "verbose"),
 }

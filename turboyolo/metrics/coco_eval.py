@@ -221,12 +221,12 @@ def evaluate_coco(gt_dataset: dict, results: list[dict]) -> CocoResult:
     return evaluate(gt, detections_from_coco(results, gt))
 
 
-def evaluate_files(gt_path: str, results_path: str) -> CocoResult:
-    """COCO ground-truth JSON file and results JSON file -> CocoResult."""
+def read_coco_files(gt_path: str, results_path: str) -> tuple[dict, list]:
+    """COCO ground-truth JSON file and results JSON file -> (ground-truth dataset, result list)."""
     with open(gt_path) as f:
         gt_dataset = json.load(f)
     with open(results_path) as f:
         results = json.load(f)
     if isinstance(results, dict) and "annotations" in results:  # a full COCO file as predictions
         results = results["annotations"]
-    return evaluate_coco(gt_dataset, results)
+    return gt_dataset, results

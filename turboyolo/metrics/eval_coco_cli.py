@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from turboyolo.metrics.coco_eval import STAT_NAMES, evaluate_coco
+from turboyolo.metrics.coco_eval import STAT_NAMES, evaluate_coco, read_coco_files
 
 KEY_HELP = [  # what `turboyolo eval-coco --help` lists: this mode reads these, not the run configuration
     ("gt=GT.json", "COCO ground truth (instances_*.json, or val's ground_truth.json)"),
@@ -40,10 +40,7 @@ def run(pairs: dict, positional: list[str]) -> int:
         return 2
     start = time.perf_counter()
     try:
-        gt_dataset = json.loads(Path(pairs["gt"]).read_text())
-        results = json.loads(Path(pairs["pred"]).read_text())
-        if isinstance(results, dict) and "annotations" in results:  # a full COCO file as predictions
-            results = results["annotations"]
+        gt_dataset, results = read_coco_files(str(pairs["gt"]), str(pairs["pred"]))
         result = evaluate_coco(gt_dataset, results)
     except (OSError, ValueError, KeyError, TypeError) as err:
         print(f"turboyolo eval-coco: cannot evaluate: {type(err).__name__}: {err}", file=sys.stderr)

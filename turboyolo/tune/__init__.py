@@ -1,0 +1,1 @@
+"""Hyperparameter search: `turboyolo tune` (Optuna studies of ordinary training runs)."""
