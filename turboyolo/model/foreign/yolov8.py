@@ -53,9 +53,10 @@ def import_yolov8_checkpoint(path: str | Path) -> dict:
     expected = build_model(spec, num_classes).state_dict()
     state = _checked_state(source, expected, f"{path.name} (YOLOv8{scale})")
     names = _class_names(tree, num_classes)
+    weights = len(expected) - len(COMPUTED_HERE)  # all of them matched: _checked_state raises otherwise
     summary = (f"imported {path.name} (Ultralytics YOLOv8{scale}{_version(raw)}, {num_classes} classes): "
-               f"{len(state)}/{len(expected) - len(COMPUTED_HERE)} of our weight tensors matched by layer and shape, "
-               f"from the file's {len(source) + 1} (its DFL bins are fixed 0..15, which our head computes)")
+               f"{weights}/{weights} of our weight tensors matched by layer and shape, from the file's "
+               f"{len(source) + 1} (its DFL bins are the fixed 0..{spec['reg_max'] - 1} our head computes)")
     return {"model": state, "spec": spec, "names": names, "imported": summary}
 
 
@@ -154,7 +155,7 @@ def _translated_tensors(layers: list[PickledObject], path: Path) -> dict[str, to
 
 
 def _checked_state(source: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], what: str) -> dict:
-    """`source` when it has exactly our tensors (names and shapes), else the first difference as the error."""
+    """`source` (plus our computed buffers) when it has exactly our tensors, else the first difference as the error."""
     for key, tensor in expected.items():
         if key in COMPUTED_HERE:
             continue
@@ -166,7 +167,7 @@ def _checked_state(source: dict[str, torch.Tensor], expected: dict[str, torch.Te
     extra = [key for key in source if key not in expected]
     if extra:
         raise ForeignCheckpointError(f"{what}: has tensors ours has not: {', '.join(extra[:3])}; {IMPORTABLE}")
-    return {key: source[key] for key in expected if key not in COMPUTED_HERE}
+    return {key: expected[key] if key in COMPUTED_HERE else source[key] for key in expected}
 
 
 def _class_names(tree: PickledObject, num_classes: int) -> list[str]:
