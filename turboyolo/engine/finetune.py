@@ -14,10 +14,10 @@ from pathlib import Path
 from turboyolo.config import ConfigError
 from turboyolo.config.aliases import WHERE_TO_GET_WEIGHTS
 from turboyolo.engine.checkpoint import CheckpointError, load_checkpoint
+from turboyolo.errors import UserError
 from turboyolo.model.build import build_model
 from turboyolo.model.detector import DetectionModel
-from turboyolo.model.foreign import (ForeignCheckpointError, RefusedPickleError, import_yolov8_checkpoint,
-                                     is_yolov8_checkpoint)
+from turboyolo.model.foreign import import_yolov8_checkpoint, is_yolov8_checkpoint
 from turboyolo.model.spec import SpecError
 from turboyolo.model.transfer import transfer_weights
 
@@ -36,7 +36,7 @@ def load_start_checkpoint(path: str | Path) -> dict:
     if is_yolov8_checkpoint(path):
         try:
             return import_yolov8_checkpoint(path)
-        except (ForeignCheckpointError, RefusedPickleError) as err:
+        except UserError as err:  # refused, unreadable or another layout: name the key too
             raise type(err)(f"model={err}") from None
     try:
         ckpt = load_checkpoint(path)

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from tests.model.foreign import ultralytics_fakes as fakes
-from turboyolo.model.foreign import RefusedPickleError, import_yolov8_checkpoint, is_yolov8_checkpoint, load_restricted
+from turboyolo.model.foreign import (RefusedPickleError, UnreadablePickleError, import_yolov8_checkpoint,
+                                     is_yolov8_checkpoint, load_restricted)
 from turboyolo.model.foreign.restricted_pickle import PickledObject
 
 
@@ -65,3 +66,9 @@ def test_module_objects_become_inert_placeholders_holding_their_tensors(tmp_path
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensors[name], tensor), name
     assert not hasattr(loaded["net"], "forward")  # nothing of the real class came along
+
+
+def test_a_damaged_file_is_one_line(tmp_path):
+    (tmp_path / "yolov8n.pt").write_bytes(b"\x80\x02}q\x00(X\x05\x00\x00\x00model")  # cut off mid-pickle
+    with pytest.raises(UnreadablePickleError, match=r"yolov8n.pt: cannot be read \(\w+: truncated or damaged\?"):
+        load_restricted(tmp_path / "yolov8n.pt")

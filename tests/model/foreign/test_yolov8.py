@@ -36,6 +36,7 @@ def test_every_tensor_lands_where_it_belongs_without_the_ultralytics_package(yol
     assert ckpt["spec"]["scale"] == "n"
     assert ckpt["names"][:3] == ["person", "bicycle", "car"] and len(ckpt["names"]) == 80
     assert "YOLOv8n 8.0.0, 80 classes): 354/354 of our weight tensors matched" in ckpt["imported"]
+    assert ckpt["model"].pop("head.strides").tolist() == [8, 16, 32]  # theirs keeps it outside the state_dict
     theirs = list(_their_tensors(fake).values())
     ours = list(ckpt["model"].values())  # our state_dict order: the same walk as theirs
     assert len(ours) == len(theirs) == 354
@@ -48,7 +49,7 @@ def test_imported_detector_computes_what_the_original_computes(yolov8n):
     path, fake = yolov8n
     ckpt = import_yolov8_checkpoint(path)
     model = build_model(ckpt["spec"], len(ckpt["names"]))
-    model.load_state_dict(ckpt["model"], strict=False)  # head.strides: computed from the spec
+    model.load_state_dict(ckpt["model"])
     images = torch.rand(2, 3, 96, 64)
     with torch.no_grad():
         ours, theirs = model.eval().forward_raw(images), fake.eval()(images)

@@ -8,7 +8,8 @@ Here `find_class` answers with
     data only, as in torch's own weights_only allowlist;
   * for a class of a known module package (torch.nn.modules.*, ultralytics.*) an inert
     `PickledObject` subclass of that name: calling it or restoring its state only records what
-    the file gave it, so a layer's parameters can be read back from it and nothing runs;
+    the file gave it, so a layer's parameters can be read back from it and nothing runs (numpy
+    scalars in saved metrics are kept the same way);
   * for anything else, `RefusedPickleError` naming the file and the global: the load stops.
 """
 from __future__ import annotations
@@ -28,22 +29,13 @@ from turboyolo.errors import UserError
 
 # module packages whose classes become inert placeholders (layer classes of the model tree)
 PLACEHOLDER_PACKAGES = ("torch.nn.modules.", "ultralytics.")
+# numpy scalars in run metrics saved beside the weights: never read, so placeholders too (a real
+# numpy scalar would be rebuilt from raw bytes the file chooses)
+PLACEHOLDER_GLOBALS = {("numpy", "dtype"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar")}
 
 
 class RefusedPickleError(UserError, ValueError):
     """The file names a function or class that reading weights never needs; nothing from it was run."""
-
-
-def _numpy_scalar_globals() -> dict[tuple[str, str], object]:
-    """numpy scalars (run metrics saved beside the weights): value constructors, no code paths."""
-    import numpy as np
-
-    try:
-        from numpy._core.multiarray import scalar
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import scalar
-    return {("numpy", "dtype"): np.dtype, ("numpy.core.multiarray", "scalar"): scalar,
-            ("numpy._core.multiarray", "scalar"): scalar}
 
 
 # (module, name) -> the real object: tensor rebuilding and plain containers only
@@ -65,7 +57,6 @@ ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
     ("pathlib", "WindowsPath"): pathlib.PureWindowsPath,
     ("pathlib", "PurePosixPath"): pathlib.PurePosixPath,
     ("pathlib", "PureWindowsPath"): pathlib.PureWindowsPath,
-    **_numpy_scalar_globals(),
 }
 
 
@@ -123,6 +114,10 @@ def placeholder_class(full_name: str) -> type[PickledObject]:
     return _placeholders[full_name]
 
 
+class UnreadablePickleError(UserError, ValueError):
+    """The file is truncated or damaged: its pickle cannot be read to the end."""
+
+
 class _RefusedGlobal(Exception):
     """Raised inside the unpickler; `load_restricted` turns it into the one-line RefusedPickleError."""
 
@@ -141,7 +136,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             return ALLOWED_GLOBALS[(module, name)]
         if module == "torch" and isinstance(getattr(torch, name, None), (torch.dtype, torch.layout)):
             return getattr(torch, name)  # torch.float16 etc.: values, not code
-        if module.startswith(PLACEHOLDER_PACKAGES) and name.isidentifier():
+        if (module.startswith(PLACEHOLDER_PACKAGES) and name.isidentifier()) or (module, name) in PLACEHOLDER_GLOBALS:
             return placeholder_class(f"{module}.{name}")
         raise _RefusedGlobal(f"{module}.{name}")
 
@@ -161,11 +156,16 @@ def load_restricted(path: str | Path):
     """torch.load of `path` through the restricted unpickler (tensors on the CPU, modules as placeholders)."""
     try:
         return torch.load(path, map_location="cpu", pickle_module=RESTRICTED_PICKLE, weights_only=False)
+    except OSError:
+        raise  # unreadable: the OS message says why
     except _RefusedGlobal as err:
         raise RefusedPickleError(
             f"{path}: refused: the file asks to run {err}, which reading weights never needs (a weights "
             f"file holds tensors, containers and layer classes only); nothing from it was run. "
             f"Use a checkpoint from a source you trust") from None
+    except Exception as err:  # truncated or damaged: torch and pickle fail in many ways, with long messages
+        raise UnreadablePickleError(f"{path}: cannot be read ({type(err).__name__}: truncated or damaged? "
+                                    f"copy the file again)") from None
 
 
 class _CensusUnpickler(pickle.Unpickler):
