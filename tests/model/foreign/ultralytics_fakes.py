@@ -207,7 +207,7 @@ def registered_as_ultralytics():
 def write_checkpoint(path, model: DetectionModel, **extra) -> None:
     """Save `model` as a released checkpoint is saved: fp16 model, no EMA or optimizer, run metadata."""
     ckpt = {"epoch": -1, "best_fitness": None, "model": model.half(), "ema": None, "updates": None,
-            "optimizer": None, "train_args": {"model": "yolov8n.yaml", "data": "coco.yaml", "epochs": 500},
+            "optimizer": None, "train_args": {"model": "yolov8n.yaml", "data": "coco.yaml", "epochs": 500, "imgsz": 640},
             "train_metrics": {"metrics/mAP50-95(B)": np.float64(0.373)}, "date": "2023-11-12T19:02:26",
             "version": "8.0.0", "license": "AGPL-3.0", **extra}
     try:

@@ -39,8 +39,9 @@ def is_yolov8_checkpoint(path: str | Path) -> bool:
 
 
 def import_yolov8_checkpoint(path: str | Path) -> dict:
-    """The file's weights as a turboyolo start checkpoint: {"model": our state_dict (fp32),
-    "spec": our spec of the matching scale, "names": class names, "imported": one-line summary}."""
+    """The file's weights as a turboyolo checkpoint dict: {"model": our state_dict (fp32), "spec": our
+    spec of the matching scale, "names": class names, "args": {"imgsz": as trained} when the file says,
+    "imported": one-line summary}."""
     path = Path(path)
     raw = load_restricted(path)
     tree = _detection_model(raw, path)
@@ -57,7 +58,14 @@ def import_yolov8_checkpoint(path: str | Path) -> dict:
     summary = (f"imported {path.name} (Ultralytics YOLOv8{scale}{_version(raw)}, {num_classes} classes): "
                f"{weights}/{weights} of our weight tensors matched by layer and shape, from the file's "
                f"{len(source) + 1} (its DFL bins are the fixed 0..{spec['reg_max'] - 1} our head computes)")
-    return {"model": state, "spec": spec, "names": names, "imported": summary}
+    return {"model": state, "spec": spec, "names": names, "args": _trained_args(raw), "imported": summary}
+
+
+def _trained_args(raw: dict) -> dict:
+    """The run settings val/predict adopt (checkpoint_settings.py): the image size it was trained at."""
+    train_args = raw.get("train_args")
+    imgsz = train_args.get("imgsz") if isinstance(train_args, dict) else None
+    return {"imgsz": imgsz} if isinstance(imgsz, int) and not isinstance(imgsz, bool) else {}
 
 
 def _version(raw: dict) -> str:
