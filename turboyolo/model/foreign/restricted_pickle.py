@@ -68,6 +68,9 @@ class PickledObject:
     """
 
     pickled_class = "object"
+    # until the file restores a state (unpickling makes the object without __init__): nothing
+    call_args: tuple = ((), {})
+    state: dict = {}
 
     def __init__(self, *args, **kwargs):  # "called" by a REDUCE: only remember the arguments
         self.__dict__["call_args"] = (args, kwargs)

@@ -130,6 +130,9 @@ def _check_layer_types(layers: list[PickledObject], spec: dict, path: Path) -> N
     if head.class_name != "Detect":
         raise ForeignCheckpointError(f"{path}: the last layer is {head.class_name}, not Detect "
                                      f"(a segmentation, pose or classification model?); {IMPORTABLE}")
+    if _inputs(head, len(plans)) not in (None, list(spec["detect"])):
+        raise ForeignCheckpointError(f"{path}: its Detect head reads layers {_inputs(head, len(plans))} where the "
+                                     f"YOLOv8 layout has {list(spec['detect'])}; {IMPORTABLE}")
 
 
 def _inputs(layer: PickledObject, index: int) -> list[int] | None:
