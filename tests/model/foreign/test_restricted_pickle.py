@@ -72,3 +72,10 @@ def test_a_damaged_file_is_one_line(tmp_path):
     (tmp_path / "yolov8n.pt").write_bytes(b"\x80\x02}q\x00(X\x05\x00\x00\x00model")  # cut off mid-pickle
     with pytest.raises(UnreadablePickleError, match=r"yolov8n.pt: cannot be read \(\w+: truncated or damaged\?"):
         load_restricted(tmp_path / "yolov8n.pt")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch.jit itself is deprecated
+def test_a_torchscript_archive_is_refused_before_torch_load_could_hand_it_to_the_jit(tmp_path):
+    torch.jit.save(torch.jit.script(torch.nn.Conv2d(3, 4, 1)), tmp_path / "exported.pt")
+    with pytest.raises(RefusedPickleError, match=r"exported.pt: refused: a TorchScript archive"):
+        load_restricted(tmp_path / "exported.pt")

@@ -157,6 +157,9 @@ RESTRICTED_PICKLE.__doc__ = __doc__
 
 def load_restricted(path: str | Path):
     """torch.load of `path` through the restricted unpickler (tensors on the CPU, modules as placeholders)."""
+    if is_torchscript_archive(path):  # torch.load would hand it to torch.jit.load, past our unpickler
+        raise RefusedPickleError(f"{path}: refused: a TorchScript archive (an exported model with its own code), "
+                                 f"not a checkpoint; give the training checkpoint (.pt) instead")
     try:
         return torch.load(path, map_location="cpu", pickle_module=RESTRICTED_PICKLE, weights_only=False)
     except OSError:
@@ -169,6 +172,15 @@ def load_restricted(path: str | Path):
     except Exception as err:  # truncated or damaged: torch and pickle fail in many ways, with long messages
         raise UnreadablePickleError(f"{path}: cannot be read ({type(err).__name__}: truncated or damaged? "
                                     f"copy the file again)") from None
+
+
+def is_torchscript_archive(path: str | Path) -> bool:
+    """torch's own test: a zip with a constants.pkl record is TorchScript."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/constants.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 class _CensusUnpickler(pickle.Unpickler):
