@@ -40,6 +40,8 @@ USER_API = {
 LIBRARY_CALLBACKS = {
     "get_next": "onnxruntime.quantization.CalibrationDataReader (export/quantize.py)",
     "rewind": "onnxruntime.quantization.CalibrationDataReader (export/quantize.py)",
+    "find_class": "pickle.Unpickler (model/foreign/restricted_pickle.py)",
+    "persistent_load": "pickle.Unpickler (model/foreign/restricted_pickle.py)",
 }
 
 

@@ -38,8 +38,12 @@ ELSEWHERE: dict[str, str] = {
 # every spelling `translate` reads (pretrained= maps onto model= or is refused, see _pretrained)
 ALIAS_KEYS = frozenset(RENAMED) | {"pretrained"}
 
+# where start weights come from (nothing is ever downloaded); turboyolo/model/foreign imports YOLOv8 files
+WHERE_TO_GET_WEIGHTS = ("nothing is downloaded here: give the best.pt of an earlier run, or a YOLOv8 detection "
+                        "checkpoint (yolov8n.pt .. yolov8x.pt from https://github.com/ultralytics/assets/releases) "
+                        "copied to this machine")
 PRETRAINED_HINT = ("turboyolo ships no pretrained weights: start from a checkpoint with model=PATH.pt "
-                   "(the best.pt of an earlier run), or leave pretrained= out to train from scratch")
+                   f"({WHERE_TO_GET_WEIGHTS}), or leave pretrained= out to train from scratch")
 
 
 class AliasError(ValueError):

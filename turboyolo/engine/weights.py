@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
+from turboyolo.model.foreign import import_yolov8_checkpoint, is_yolov8_checkpoint
 
 ONNX_SUFFIX = ".onnx"
 
@@ -21,11 +22,14 @@ def is_onnx(path: str | Path) -> bool:
 
 
 def load_weights(path: str | Path) -> dict:
-    """A checkpoint dict (checkpoint.py), or for an .onnx file its metadata with the path under "onnx"."""
+    """A checkpoint dict (checkpoint.py; a YOLOv8 .pt imported into one), or for an .onnx file its
+    metadata with the path under "onnx"."""
     if is_onnx(path):
         from turboyolo.export.metadata import read_metadata
 
         return read_metadata(path)
+    if is_yolov8_checkpoint(path):  # an Ultralytics yolov8n.pt: imported on the fly (turboyolo/model/foreign)
+        return import_yolov8_checkpoint(path)
     return load_checkpoint(path)
 
 
