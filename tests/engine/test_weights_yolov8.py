@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from tests.model.foreign import ultralytics_fakes as fakes
@@ -27,3 +28,12 @@ def test_predict_takes_a_yolov8_checkpoint_directly(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert "yours: imgsz=64 (trained with 640)" in capsys.readouterr().out
     assert (tmp_path / "runs" / "exp" / "cells.jpg").is_file()
+
+
+@pytest.mark.slow
+def test_export_takes_a_yolov8_checkpoint_directly(tmp_path, capsys):
+    fakes.write_checkpoint(tmp_path / "yolov8n.pt", fakes.build_fake("n", nc=80))
+    code = main(["export", f"weights={tmp_path / 'yolov8n.pt'}", "imgsz=64", "simplify=false"])
+    assert code == 0, capsys.readouterr().err
+    onnx = load_weights(tmp_path / "yolov8n.onnx")
+    assert onnx["names"][:2] == ["person", "bicycle"] and onnx["imgsz"] == 64

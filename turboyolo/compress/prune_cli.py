@@ -49,7 +49,8 @@ def run(cfg, positional=None) -> int:
 
     require_extra("torch_pruning", "prune", "turboyolo prune")  # before any work: the one-line install hint
     from turboyolo.compress.prune import prune_detector
-    from turboyolo.engine.checkpoint import load_checkpoint, write_checkpoint
+    from turboyolo.engine.checkpoint import write_checkpoint
+    from turboyolo.engine.weights import is_onnx, load_weights
     from turboyolo.engine.checkpoint_settings import adopt_checkpoint_settings, carried_args
     from turboyolo.model.build import build_model
     from turboyolo.perf.flops import count_params, inference_flops_per_image
@@ -57,7 +58,9 @@ def run(cfg, positional=None) -> int:
     if not cfg.weights:
         raise ConfigError("prune needs weights=PATH.pt (e.g. runs/train/exp/weights/best.pt)")
     out = output_path(cfg)
-    ckpt = load_checkpoint(cfg.weights)
+    if is_onnx(cfg.weights):
+        raise ConfigError(f"weights={cfg.weights} is ONNX: prune the .pt checkpoint it was exported from")
+    ckpt = load_weights(cfg.weights)  # a turboyolo checkpoint, or a YOLOv8 .pt imported
     # the size the model was trained at traces the graph and counts FLOPs; taylor also reads its training data
     keys = ("imgsz", "data", "difficult") if cfg.method == "taylor" else ("imgsz",)
     adopted = adopt_checkpoint_settings(cfg, ckpt, keys, cfg.weights)

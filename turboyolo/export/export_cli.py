@@ -29,9 +29,8 @@ def run(cfg, positional=None) -> int:
 
 def export_weights(cfg) -> list[Path]:
     """`turboyolo export` of cfg.weights; returns the files written (the .onnx, then the int8 one if asked for)."""
-    from turboyolo.engine.checkpoint import load_checkpoint
     from turboyolo.engine.checkpoint_settings import EXPORT_KEYS, adopt_checkpoint_settings
-    from turboyolo.engine.weights import is_onnx
+    from turboyolo.engine.weights import is_onnx, load_weights
     from turboyolo.export.extra import require
 
     for module in ("onnx", "onnxruntime"):
@@ -40,7 +39,7 @@ def export_weights(cfg) -> list[Path]:
         raise ConfigError("export needs weights=PATH.pt (e.g. runs/train/exp/weights/best.pt)")
     if is_onnx(cfg.weights):
         raise ConfigError(f"weights={cfg.weights} is already ONNX: export the .pt checkpoint it was exported from")
-    ckpt = load_checkpoint(cfg.weights)
+    ckpt = load_weights(cfg.weights)  # a turboyolo checkpoint, or a YOLOv8 .pt imported
     try:
         adopted, missing_data = adopt_checkpoint_settings(cfg, ckpt, EXPORT_KEYS, cfg.weights), None
     except ConfigError as err:  # the dataset is not here: int8 needs it, the fp32 check makes do without
