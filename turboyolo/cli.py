@@ -35,7 +35,7 @@ MODES: dict[str, Mode] = {
     "predict": Mode("turboyolo.engine.predict_cli:run", "detect objects: weights=... source=FILE|DIR|GLOB"),
     "export": Mode("turboyolo.export.export_cli:run",
                    "ONNX (int8=true: also int8) beside the weights, checked against PyTorch: weights=best.pt"),
-    "synth": Mode("turboyolo.data.synth:run", "generate the synthetic dataset: out=DIR n=... imgsz=... classes=..."),
+    "synth": Mode("turboyolo.data.synth:run", "generate the synthetic dataset: out=DIR n=... imgsz=... nc=..."),
     "check": Mode("turboyolo.data.check:run", "dataset health report: data=... (or a PATH); exit 1 if it cannot be trained on",
                   {(): (), (PATH,): ()}),
     "convert": Mode("turboyolo.data.convert:run", "convert a dataset: data=SRC (or a PATH) to=yolo|coco|voc out=DIR",
