@@ -9,7 +9,7 @@ import torch
 
 from turboyolo.cli import main
 from turboyolo.engine.checkpoint import atomic_save
-from turboyolo.engine.predictor import list_sources
+from turboyolo.data.sources import list_sources
 from turboyolo.model.build import build_model
 
 TRAINED_IMGSZ = 64
