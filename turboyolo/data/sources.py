@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, NamedTuple
 import cv2
 import numpy as np
 
+from turboyolo.config import default_of
 from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, is_image_file
 
 # Containers OpenCV's FFmpeg back-end reads; one owner for "is this a video".
@@ -120,7 +121,7 @@ def open_capture(item: SourceItem) -> tuple[cv2.VideoCapture, VideoInfo]:
     return capture, info
 
 
-def video_frames(item: SourceItem, vid_stride: int = 1) -> Iterator[Frame]:
+def video_frames(item: SourceItem, vid_stride: int = default_of("vid_stride")) -> Iterator[Frame]:
     """Frames 0, N, 2N, ... of a video file, camera or stream (N = vid_stride), until it ends."""
     capture, info = open_capture(item)
     try:
@@ -136,7 +137,7 @@ def video_frames(item: SourceItem, vid_stride: int = 1) -> Iterator[Frame]:
         capture.release()
 
 
-def iter_frames(items: Iterable[SourceItem], vid_stride: int = 1) -> Iterator[Frame]:
+def iter_frames(items: Iterable[SourceItem], vid_stride: int = default_of("vid_stride")) -> Iterator[Frame]:
     """Every item's frames in order. An unreadable file among several is skipped with one line on
     stderr; a single source that cannot be read raises FileNotFoundError."""
     items = list(items)

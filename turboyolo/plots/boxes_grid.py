@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import torch
 
+from turboyolo.config import default_of
+
 
 def class_color(class_id: int) -> tuple[int, int, int]:
     """A stable, well-separated RGB colour per class (golden-ratio steps around the hue circle)."""
@@ -26,7 +28,7 @@ def default_line_width(height: int, width: int) -> int:
 
 
 def draw_boxes(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray, names: list[str] | None = None,
-               scores: np.ndarray | None = None, line_width: int = 0, bgr: bool = False) -> np.ndarray:
+               scores: np.ndarray | None = None, line_width: int = default_of("line_width"), bgr: bool = False) -> np.ndarray:
     """Copy of an RGB (H, W, 3) uint8 image (BGR with bgr=True) with boxes (N, 4) xyxy pixels and
     "name score" labels.
 
