@@ -29,8 +29,9 @@ def absolute_paths(args: dict) -> dict:
     out = dict(args)
     for key in PATH_KEYS:
         value = out.get(key)
-        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute() and Path(value).expanduser().exists():
-            out[key] = str(Path(value).expanduser().absolute())
+        path = Path(value).expanduser() if isinstance(value, str) and value else None
+        if path is not None and not path.is_absolute() and path.exists():
+            out[key] = str(path.absolute())
     return out
 
 

@@ -26,8 +26,8 @@ VIDEO_SUFFIX = ".mp4"
 
 def detections_json(dets: np.ndarray, names: list[str]) -> list[dict]:
     """(N, 6) xyxy, score, class -> [{"class", "name", "score", "box_xyxy"}] (scores 4 decimals, boxes 2)."""
-    return [{"class": int(c), "name": names[int(c)] if int(c) < len(names) else str(int(c)), "score": round(float(s), 4),
-             "box_xyxy": [round(float(v), 2) for v in (x1, y1, x2, y2)]}
+    return [{"class": int(c), "name": names[int(c)] if int(c) < len(names) else str(int(c)),
+             "score": round(float(s), 4), "box_xyxy": [round(float(v), 2) for v in (x1, y1, x2, y2)]}
             for x1, y1, x2, y2, s, c in dets.tolist()]
 
 
@@ -35,7 +35,8 @@ def yolo_label_lines(dets: np.ndarray, height: int, width: int, save_conf: bool)
     """(N, 6) xyxy pixels, score, class -> YOLO txt: `class cx cy w h` normalised (+ ` score` with save_conf)."""
     lines = []
     for x1, y1, x2, y2, score, cls in dets.tolist():
-        line = f"{int(cls)} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
+        line = (f"{int(cls)} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+                f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
         lines.append(line + (f" {score:.4f}" if save_conf else ""))
     return "".join(line + "\n" for line in lines)
 
@@ -55,7 +56,8 @@ class _VideoOutput:
             raise OSError(f"OpenCV cannot write {self.path} ({VIDEO_FOURCC}); is it built with FFmpeg?")
         self.size = size
         self.labels_dir = folder / stem
-        self.jsonl = (folder / f"{stem}.jsonl").open("w")
+        # line-buffered: the results of a stream that never ends show as they come
+        self.jsonl = (folder / f"{stem}.jsonl").open("w", buffering=1)
         self.frames = 0
 
     def close(self) -> None:
@@ -116,7 +118,8 @@ class PredictionWriter:
             annotated = cv2.resize(annotated, video.size)
         video.writer.write(annotated)
         video.frames += 1
-        video.jsonl.write(json.dumps({"frame": frame.index, "detections": detections_json(result.dets, self.names)}) + "\n")
+        detections = detections_json(result.dets, self.names)
+        video.jsonl.write(json.dumps({"frame": frame.index, "detections": detections}) + "\n")
         if self.save_txt:
             video.labels_dir.mkdir(parents=True, exist_ok=True)
             (video.labels_dir / f"{frame.index:06d}.txt").write_text(
