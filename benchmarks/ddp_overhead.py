@@ -174,7 +174,7 @@ def main() -> None:
     started, load_before = time.time(), os.getloadavg()[0]
     results = {}
     for imgsz in [int(x) for x in args.imgsz.split(",")]:
-        data = str(ensure_synthetic(None, n_train=256, n_val=8, imgsz=imgsz, classes=3, seed=0))
+        data = str(ensure_synthetic(None, n_train=256, n_val=8, imgsz=imgsz, nc=3, seed=0))
         out = Path(tempfile.mkdtemp(prefix="turboyolo-ddp-overhead-")) / "raw.json"
         atexit.register(shutil.rmtree, out.parent, ignore_errors=True)
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",

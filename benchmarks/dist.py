@@ -101,7 +101,7 @@ def worker(out: Path, warmup: int, pairs: dict) -> None:
 def benchmark_data(imgsz: int, images: int) -> str:
     from turboyolo.data.synth import ensure_synthetic
 
-    return str(ensure_synthetic(None, n_train=images, n_val=8, imgsz=imgsz, classes=3, seed=0))
+    return str(ensure_synthetic(None, n_train=images, n_val=8, imgsz=imgsz, nc=3, seed=0))
 
 
 def measure(nproc: int, keys: list[str], accumulate: int, args, data: str, workdir: Path, copies: int = 1) -> dict:

@@ -18,7 +18,7 @@ from turboyolo.model.build import build_model
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     """4 train + 2 val images of 64 px, 2 classes (no test split)."""
-    return generate_synthetic(tmp_path_factory.mktemp("data"), n_train=4, n_val=2, imgsz=64, classes=2, seed=0)
+    return generate_synthetic(tmp_path_factory.mktemp("data"), n_train=4, n_val=2, imgsz=64, nc=2, seed=0)
 
 
 @pytest.fixture(scope="module")

@@ -68,23 +68,20 @@ class Detector:
         return validate_weights(build_config({"weights": self._require_weights("val"), **keys}))
 
     def predict(self, source, **keys) -> list[Result]:
-        """source: an image file, folder or glob (as `turboyolo predict source=`), or a BGR (H, W, 3) uint8
-        array or a list of them. Returns one Result per image; nothing is written to disk."""
-        from turboyolo.engine.predict_images import (array_images, predict_batch_size, predict_conf,
-                                                     predict_images, read_images)
-        from turboyolo.engine.predictor import list_sources
+        """source: an image or video file, folder or glob (as `turboyolo predict source=`), or a BGR (H, W, 3)
+        uint8 array or a list of them. Returns one Result per image or video frame; nothing is written to disk."""
+        from turboyolo.data.sources import iter_frames, list_sources
+        from turboyolo.engine.predict_images import array_frames, predict_frames
 
         in_memory = isinstance(source, np.ndarray) or (isinstance(source, (list, tuple)) and source
                                                        and isinstance(source[0], np.ndarray))
         cfg = build_config({"weights": self._require_weights("predict"), **keys,
                             **({} if in_memory else {"source": str(source)})})
         if in_memory:
-            images = array_images([source] if isinstance(source, np.ndarray) else source)
+            frames = array_frames([source] if isinstance(source, np.ndarray) else source)
         else:
-            images = read_images(list_sources(cfg.source))
-        predictor = self._open_predictor(cfg)
-        return list(predict_images(predictor, images, predict_conf(cfg.conf), cfg.iou, cfg.max_det,
-                                   cfg.agnostic_nms, predict_batch_size(cfg.batch)))
+            frames = iter_frames(list_sources(cfg.source), cfg.vid_stride)
+        return list(predict_frames(self._open_predictor(cfg), frames, cfg))
 
     def export(self, **keys) -> Path:
         """`turboyolo export weights=<this checkpoint> **keys`; returns the .onnx path (int8=true also writes

@@ -33,10 +33,10 @@ class Mode:
 MODES: dict[str, Mode] = {
     "train": Mode("turboyolo.engine.train_cli:run", "train a detector (torchrun-aware; device=0,1 or nproc=N spawns workers)"),
     "val": Mode("turboyolo.engine.val_cli:run", "validate a checkpoint: weights=... data=... split=val"),
-    "predict": Mode("turboyolo.engine.predict_cli:run", "detect objects: weights=... source=FILE|DIR|GLOB"),
+    "predict": Mode("turboyolo.engine.predict_cli:run", "detect objects: weights=... source=IMAGE|VIDEO|DIR|GLOB|CAMERA|URL"),
     "export": Mode("turboyolo.export.export_cli:run",
                    "format={format} (int8=true: also int8) beside the weights, checked against PyTorch: weights=best.pt"),
-    "synth": Mode("turboyolo.data.synth:run", "generate the synthetic dataset: out=DIR n=... imgsz=... classes=..."),
+    "synth": Mode("turboyolo.data.synth:run", "generate the synthetic dataset: out=DIR n=... imgsz=... nc=..."),
     "check": Mode("turboyolo.data.check:run", "dataset health report: data=... (or a PATH); exit 1 if it cannot be trained on",
                   {(): (), (PATH,): ()}),
     "convert": Mode("turboyolo.data.convert:run", "convert a dataset: data=SRC (or a PATH) to={to} out=DIR",

@@ -133,7 +133,7 @@ def synth_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
     out = tmp_path_factory.mktemp("synth3")
-    return str(generate_synthetic(out, n_train=16, n_val=4, imgsz=64, classes=3, seed=3))
+    return str(generate_synthetic(out, n_train=16, n_val=4, imgsz=64, nc=3, seed=3))
 
 
 def write_checkpoint(path, model, names=NAMES):

@@ -149,7 +149,7 @@ def test_pruned_checkpoint_fine_tunes_and_saves(source_checkpoint, tmp_path):
 
     out = tmp_path / "pruned.pt"
     assert main(["prune", f"weights={source_checkpoint}", "ratio=0.5", f"out={out}", "verbose=false"]) == 0
-    data = generate_synthetic(tmp_path / "synth", n_train=16, n_val=4, imgsz=64, classes=3, seed=3)
+    data = generate_synthetic(tmp_path / "synth", n_train=16, n_val=4, imgsz=64, nc=3, seed=3)
     cfg = build_config(dict(data=str(data), model=str(out), imgsz=64, batch=8, nbs=8, epochs=1, workers=0, cache="none", val=False,
                             project=str(tmp_path / "runs"), name="ft", verbose=False, plots=False, amp="off",
                             warmup_epochs=0))
@@ -194,7 +194,7 @@ def test_without_the_extra_prune_names_it_in_one_line(source_checkpoint, monkeyp
 def test_taylor_from_the_cli_scores_channels_on_the_checkpoints_training_data(tmp_path, capsys):
     from turboyolo.data.synth import generate_synthetic
 
-    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=2, imgsz=64, classes=3, seed=3)
+    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=2, imgsz=64, nc=3, seed=3)
     model = trained_looking_model()
     weights = tmp_path / "best.pt"
     atomic_save({"format": 1, "model": model.state_dict(), "spec": model.spec, "names": NAMES,

@@ -67,3 +67,18 @@ def test_cli_reports_bad_key_with_exit_2(capsys):
     assert main(["train", "bogus_key=1"]) == 2
     assert "unknown key 'bogus_key'" in capsys.readouterr().err
     assert main(["help"]) == 0
+
+
+def test_classes_is_a_list_of_class_ids_from_the_command_line_a_cfg_file_or_python(tmp_path):
+    assert build_config().classes == []
+    assert build_config({"classes": "0,2"}).classes == [0, 2]
+    assert build_config({"classes": "1"}).classes == [1]
+    assert build_config({"classes": [3, 4]}).classes == [3, 4]
+    (tmp_path / "c.yaml").write_text("classes: [0, 2]\n")
+    assert build_config({"cfg": str(tmp_path / "c.yaml")}).classes == [0, 2]
+    for bad in ("a", "-1", "0.5"):
+        with pytest.raises(ConfigError, match="classes="):
+            build_config({"classes": bad})
+    first = build_config()
+    first.classes.append(5)  # each config owns its list: the schema's default stays empty
+    assert build_config().classes == []

@@ -37,7 +37,7 @@ def test_many_classes_get_distinct_names():
 
 
 def test_data_synthetic_is_generated_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(synth, "DEFAULT", {"n_train": 4, "n_val": 2, "imgsz": 64, "classes": 3, "seed": 0})
+    monkeypatch.setattr(synth, "DEFAULT", {"n_train": 4, "n_val": 2, "imgsz": 64, "nc": 3, "seed": 0})
     data = load_dataset("synthetic", cache_dir=str(tmp_path), verbose=False)
     assert (len(data.split("train")), len(data.split("val"))) == (4, 2)
     assert data.root.startswith(str(tmp_path / "synthetic-"))
@@ -46,6 +46,26 @@ def test_data_synthetic_is_generated_once(tmp_path, monkeypatch):
 
 
 def test_cli_splits_n_into_train_and_val(tmp_path, capsys):
-    assert main(["synth", f"out={tmp_path}", "n=10", "imgsz=64", "classes=2", "seed=3"]) == 0
+    assert main(["synth", f"out={tmp_path}", "n=10", "imgsz=64", "nc=2", "seed=3"]) == 0
     assert "8 train + 2 val images" in capsys.readouterr().out
     assert len(list((tmp_path / "images" / "train").glob("*.jpg"))) == 8
+
+
+def synth_names(out) -> list[str]:
+    return load_dataset(str(out / "data.yaml"), verbose=False).names
+
+
+def test_nc_sets_the_class_count_and_old_classes_spelling_still_does_with_a_deprecation_line(tmp_path, capsys):
+    """classes= became the predict/val class filter: `synth classes=2` must not silently make 3 classes."""
+    assert main(["synth", f"out={tmp_path / 'nc'}", "n=5", "imgsz=64", "nc=2"]) == 0
+    assert synth_names(tmp_path / "nc") == ["circle", "square"]
+    capsys.readouterr()
+    assert main(["synth", f"out={tmp_path / 'old'}", "n=5", "imgsz=64", "classes=2"]) == 0
+    assert synth_names(tmp_path / "old") == ["circle", "square"]
+    assert "use nc=2" in capsys.readouterr().err
+
+
+def test_a_class_filter_list_given_to_synth_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["synth", f"out={tmp_path}", "n=5", "imgsz=64", "classes=0,2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nc=" in err and not (tmp_path / "data.yaml").exists()

@@ -92,7 +92,7 @@ def test_train_nproc2_fsdp_validates_uneven_shards_and_its_checkpoint_loads_in_o
 
     # 17 val images in per-rank batches of 8: rank 0 runs 2 forwards, rank 1 only 1 (FSDP forwards
     # are collectives, so validating the sharded model itself would hang here)
-    data = generate_synthetic(tmp_path / "data", n_train=32, n_val=17, imgsz=64, classes=3, seed=0)
+    data = generate_synthetic(tmp_path / "data", n_train=32, n_val=17, imgsz=64, nc=3, seed=0)
     tiny = [a for a in TINY_RUN if not a.startswith(("data=", "fraction=", "val="))]
     cmd = [sys.executable, "-m", "turboyolo", "train", *tiny, f"data={data}", "val=true", "epochs=1", "nproc=2",
            "sync=fsdp", "dist_timeout=120", f"project={tmp_path / 'runs'}"]

@@ -106,3 +106,46 @@ def test_a_saved_setting_the_schema_refuses_is_one_clear_error_in_predict_too(tm
     weights = _saved_checkpoint(tmp_path, imgsz=7)  # imgsz is [32, 8192]
     with pytest.raises(ConfigError, match=rf"checkpoint {weights}: imgsz=7 is not valid"):
         Predictor(str(weights), torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def relative_run(tmp_path_factory):
+    """A one-epoch run trained as a user would: `train data=data/data.yaml` from its own folder."""
+    from tests.engine.test_val_cli import write_big_boxes
+    from turboyolo.cli import main
+
+    work = tmp_path_factory.mktemp("relative-run")
+    write_big_boxes(work / "data", {"train": 4, "val": 4})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(work)
+        assert main(["train", "data=data/data.yaml", "imgsz=64", "epochs=1", "batch=4", "workers=0", "cache=none",
+                     "amp=off", "plots=false", "verbose=false", "val=false", "mosaic=0"]) == 0
+    return work, work / "runs" / "train" / "exp" / "weights" / "last.pt"
+
+
+@pytest.mark.slow
+def test_checkpoint_paths_are_saved_absolute_so_val_works_from_anywhere(relative_run, tmp_path, monkeypatch):
+    from turboyolo.cli import main
+    from turboyolo.engine.checkpoint import load_checkpoint
+
+    work, last = relative_run
+    args = load_checkpoint(last)["args"]
+    assert args["data"] == str(work / "data" / "data.yaml") and args["project"] == str(work / "runs" / "train")
+    assert args["model"] == "n"  # a scale, not a path: unchanged
+    moved = tmp_path / "elsewhere" / "model.pt"  # no longer below the folder training ran in
+    moved.parent.mkdir()
+    moved.write_bytes(last.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert main(["val", f"weights={moved}", "plots=false"]) == 0
+
+
+@pytest.mark.slow
+def test_resume_accepts_the_relative_data_path_the_run_was_started_with(relative_run, monkeypatch):
+    """An elastic restart re-runs the original command line: data=data/data.yaml must equal the saved absolute path."""
+    from turboyolo.engine.resume import load_resume_checkpoint
+
+    work, last = relative_run
+    monkeypatch.chdir(work)
+    cfg = build_config({"data": "data/data.yaml", "resume": str(last), "epochs": 2})
+    load_resume_checkpoint(cfg, last, verbose=False)
+    assert cfg.data == str(work / "data" / "data.yaml")

@@ -37,7 +37,7 @@ def two_class_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
     out = tmp_path_factory.mktemp("synth2")
-    return str(generate_synthetic(out, n_train=16, n_val=4, imgsz=64, classes=2, seed=3))
+    return str(generate_synthetic(out, n_train=16, n_val=4, imgsz=64, nc=2, seed=3))
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +135,8 @@ def test_finetuning_from_the_cli_learns_a_new_class_set_in_fewer_epochs_than_fro
     runs = tmp_path / "runs"
     common = ["imgsz=96", "batch=16", "nbs=16", "workers=0", "cache=none", "plots=false", "verbose=false", "mosaic=0",
               "warmup_epochs=1", "close_mosaic=0", "optimizer=adamw", "lr0=0.01", f"project={runs}"]
-    assert main(["synth", f"out={tmp_path / 's3'}", "classes=3", "n=160", "imgsz=96", "seed=100"]) == 0
-    assert main(["synth", f"out={tmp_path / 's2'}", "classes=2", "n=80", "imgsz=96", "seed=200"]) == 0
+    assert main(["synth", f"out={tmp_path / 's3'}", "nc=3", "n=160", "imgsz=96", "seed=100"]) == 0
+    assert main(["synth", f"out={tmp_path / 's2'}", "nc=2", "n=80", "imgsz=96", "seed=200"]) == 0
     assert main(["train", f"data={tmp_path / 's3' / 'data.yaml'}", f"model={model_yaml}", "epochs=12", "val_period=12",
                  "name=source", *common]) == 0
     best = runs / "source" / "weights" / "best.pt"

@@ -25,7 +25,7 @@ TARGETED = [("replace", 1), ("replace", 2), ("replace", 3), ("replace", 5), ("re
 def tiny_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
-    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=16, n_val=8, imgsz=64, classes=2, seed=3))
+    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=16, n_val=8, imgsz=64, nc=2, seed=3))
 
 
 def _start(data, project, *failpoint):

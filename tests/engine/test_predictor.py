@@ -47,7 +47,7 @@ def test_predictor_returns_boxes_inside_each_original_image(tmp_path):
 
 def test_predict_reads_every_image_file_training_reads(tmp_path):
     from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, UNSUPPORTED_IMAGE_EXTENSIONS, scan_image_folder
-    from turboyolo.engine.predictor import list_sources
+    from turboyolo.data.sources import list_sources
 
     for ext in sorted(IMAGE_EXTENSIONS | UNSUPPORTED_IMAGE_EXTENSIONS | {".txt", ".xml"}):
         for name in (f"a{ext}", f"b{ext.upper()}"):

@@ -23,7 +23,7 @@ from tests.engine.test_trainer import Crash, tiny_cfg
 def tiny_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
-    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=16, n_val=8, imgsz=64, classes=2, seed=2))
+    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=16, n_val=8, imgsz=64, nc=2, seed=2))
 
 
 def small(data, project, **kw):

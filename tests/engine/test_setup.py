@@ -18,7 +18,7 @@ def test_training_uses_the_affinity_threads_and_the_saved_peak(tmp_path, monkeyp
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0})
     monkeypatch.setattr("os.cpu_count", lambda: 64)
     monkeypatch.setattr("turboyolo.cores.CGROUP_ROOT", tmp_path / "no-cgroup")
-    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=2, imgsz=64, classes=2, seed=0)
+    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=2, imgsz=64, nc=2, seed=0)
     cache_dir = tmp_path / "cache"
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # the figures are keyed by the thread count training will use

@@ -16,7 +16,7 @@ def tiny_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
     out = tmp_path_factory.mktemp("synth")
-    return str(generate_synthetic(out, n_train=16, n_val=8, imgsz=96, classes=2, seed=1))
+    return str(generate_synthetic(out, n_train=16, n_val=8, imgsz=96, nc=2, seed=1))
 
 
 def tiny_cfg(data, project, **kw):

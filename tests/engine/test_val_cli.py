@@ -126,8 +126,8 @@ def test_save_json_on_yolo_or_voc_data_scores_like_val(fmt, trained, val_metrics
         data = [f"data={tmp_path / 'voc'}"]
     assert main(["val", f"weights={run / 'weights' / 'best.pt'}", "save_json=true", *data]) == 0
     assert val_metrics[-1]["mAP50"] > 0.05
-    stats = eval_coco(tmp_path / "runs" / "val" / "ground_truth.json", tmp_path / "runs" / "val" / "predictions.json",
-                      capsys)
+    out = tmp_path / "runs" / "val" / "exp"
+    stats = eval_coco(out / "ground_truth.json", out / "predictions.json", capsys)
     assert stats[0] == pytest.approx(val_metrics[-1]["mAP50-95"], abs=1e-4)
     assert stats[1] == pytest.approx(val_metrics[-1]["mAP50"], abs=1e-4)
 
@@ -140,11 +140,60 @@ def test_save_json_on_coco_data_scores_against_the_datasets_own_file(trained, va
     assert main(["convert", f"data={workdir / 'data' / 'data.yaml'}", "to=coco", "out=coco"]) == 0
     gt = tmp_path / "coco" / "annotations" / "instances_val.json"
     assert main(["val", f"weights={run / 'weights' / 'best.pt'}", f"data={gt}", "save_json=true"]) == 0
-    predictions = tmp_path / "runs" / "val" / "predictions.json"
-    assert not (tmp_path / "runs" / "val" / "ground_truth.json").exists()  # the dataset's own file is the truth
+    predictions = tmp_path / "runs" / "val" / "exp" / "predictions.json"
+    assert not (tmp_path / "runs" / "val" / "exp" / "ground_truth.json").exists()  # the dataset's own file is the truth
     stats = eval_coco(gt, predictions, capsys)
     assert val_metrics[-1]["mAP50"] > 0.05
     assert stats[0] == pytest.approx(val_metrics[-1]["mAP50-95"], abs=1e-4)
     assert stats[1] == pytest.approx(val_metrics[-1]["mAP50"], abs=1e-4)
     file_ids = {c["id"] for c in json.loads(gt.read_text())["categories"]}
     assert {d["category_id"] for d in json.loads(predictions.read_text())} <= file_ids
+
+
+def write_untrained_checkpoint(path: Path, data: Path) -> Path:
+    """An untrained detector (class biases 0: many boxes) that saved data= as a training run would."""
+    import torch
+
+    from turboyolo.engine.checkpoint import atomic_save
+    from turboyolo.model.build import build_model
+
+    torch.manual_seed(0)
+    model = build_model("n", 2)
+    with torch.no_grad():
+        for tower in model.head.cls_towers:
+            tower[-1].bias.zero_()
+    atomic_save({"model": model.state_dict(), "spec": model.spec, "names": ["red", "green"],
+                 "args": {"imgsz": 64, "amp": "off", "data": str(data), "batch": 4, "conf": 0.3, "max_det": 30}}, path)
+    return path
+
+
+@pytest.fixture
+def untrained(tmp_path, monkeypatch):
+    data = write_big_boxes(tmp_path / "data", {"train": 1, "val": 6})
+    weights = write_untrained_checkpoint(tmp_path / "w.pt", data)
+    monkeypatch.chdir(tmp_path)
+    return weights, data
+
+
+def test_val_writes_runs_val_exp_folders_in_turn_and_honours_name_exist_ok_and_plots(untrained, tmp_path):
+    weights, _ = untrained
+    runs = tmp_path / "runs" / "val"
+    assert main(["val", f"weights={weights}", "verbose=false"]) == 0
+    assert main(["val", f"weights={weights}", "plots=false", "verbose=false"]) == 0
+    assert sorted(p.name for p in runs.iterdir()) == ["exp", "exp2"]  # the first run's results kept
+    assert (runs / "exp" / "PR_curve.png").is_file() and sorted(p.name for p in (runs / "exp2").iterdir()) == ["metrics.json"]
+    assert main(["val", f"weights={weights}", "name=exp2", "exist_ok=true", "plots=false", "verbose=false"]) == 0
+    assert sorted(p.name for p in runs.iterdir()) == ["exp", "exp2"]
+
+
+def test_val_classes_scores_only_those_classes(untrained, capsys):
+    weights, data = untrained
+    green_boxes = sum(line.startswith("1 ") for f in (data.parent / "labels" / "val").glob("*.txt")
+                      for line in f.read_text().splitlines())
+    assert green_boxes > 0
+    capsys.readouterr()
+    assert main(["val", f"weights={weights}", "classes=1", "name=green", "plots=false"]) == 0
+    table = capsys.readouterr().out.split("mAP50-95\n", 1)[1]
+    assert [line.split()[0] for line in table.splitlines() if line.strip()] == ["green"]
+    metrics = json.loads((Path("runs") / "val" / "green" / "metrics.json").read_text())
+    assert [(row["name"], row["instances"]) for row in metrics["per_class"]] == [("green", green_boxes)]

@@ -104,7 +104,7 @@ def val_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
     data = generate_synthetic(tmp_path_factory.mktemp("val"), n_train=1, n_val=VAL_IMAGES, imgsz=64,
-                              classes=CLASSES, seed=3)
+                              nc=CLASSES, seed=3)
     for index, image_path in enumerate(sorted((data.parent / "images" / "val").glob("*.jpg"))):
         if index % 3:  # 64x64 -> 64 high x 100 wide, or 100 x 64: rect inputs 96x128 and 128x96 at IMGSZ
             _pad_image(image_path, height=64 if index % 3 == 1 else 100, width=100 if index % 3 == 1 else 64)

@@ -102,8 +102,27 @@ def _bad(spec: KeySpec, raw: object, origin: str):
     raise ConfigError(f"{origin}: {spec.name}={raw!r} is not valid: expected {spec.describe()} ({spec.help})")
 
 
+def _parse_int_list(spec: KeySpec, raw: object, origin: str) -> list[int]:
+    """A list key (default a list): `0,2`, `[0, 2]`, a YAML list, one int, or empty/null for []."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        items = [item for item in raw.strip().strip("[]").split(",") if item.strip()]
+    elif isinstance(raw, (list, tuple)):
+        items = list(raw)
+    else:
+        items = [raw]
+    item_spec = KeySpec(spec.name, 0, int, spec.help, spec.low, spec.high)
+    try:
+        return [_parse_scalar(item_spec, item, origin) for item in items]
+    except ConfigError:
+        return _bad(spec, raw, origin)
+
+
 def parse_value(spec: KeySpec, raw: object, origin: str = "argument", sweep: bool = False):
     """One checked value; with `sweep` a numeric key also takes a comma list (``nproc=1,2``), each item checked."""
+    if spec.kind is list:
+        return _parse_int_list(spec, raw, origin)
     is_list = isinstance(raw, (list, tuple)) or (isinstance(raw, str) and "," in raw and spec.kind in (int, float))
     if not is_list:
         return _parse_scalar(spec, raw, origin)
@@ -182,7 +201,7 @@ def build_config(overrides: dict[str, object] | None = None, *, sweeps: frozense
     """
     schema = load_schema()
     overrides = dict(overrides or {}, **kwargs)
-    cfg = Config({k: s.default for k, s in schema.items()})
+    cfg = Config({k: list(s.default) if s.kind is list else s.default for k, s in schema.items()})
     sweeps = frozenset(sweeps)
     given: set[str] = set()
     cfg_file = overrides.pop("cfg", None)

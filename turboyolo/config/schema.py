@@ -23,7 +23,7 @@ class KeySpec:
 
     name: str
     default: object
-    kind: type | None  # bool, int, float, str; None when the default is null (free string)
+    kind: type | None  # bool, int, float, str, list (of ints); None when the default is null (free string)
     help: str
     low: float | None = None
     high: float | None = None
@@ -31,6 +31,9 @@ class KeySpec:
     section: str = ""
 
     def describe(self) -> str:
+        if self.kind is list:
+            within = f" in [{_fmt(self.low)}, {_fmt(self.high)}]" if self.low is not None else ""
+            return f"comma list of int{within} (e.g. 0,2)"
         if self.choices:
             accepted = "one of " + ", ".join(self.choices)
         elif self.low is not None:

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,11 +25,12 @@ import cv2
 import numpy as np
 import yaml
 
+from turboyolo.config import ConfigError
 from turboyolo.paths import cache_root
 
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "star", "half_circle", "arrow")
 SYNTH_VERSION = 1  # bump when the drawing changes: cached synthetic sets are then regenerated
-DEFAULT = {"n_train": 256, "n_val": 64, "imgsz": 256, "classes": 3, "seed": 0}
+DEFAULT = {"n_train": 256, "n_val": 64, "imgsz": 256, "nc": 3, "seed": 0}
 MIN_SIZE, MAX_SIZE = 0.08, 0.45  # object size range, fraction of the image side (log-uniform)
 MAX_OBJECTS = 6
 MAX_OVERLAP = 0.3  # boxes overlap by at most this share of the smaller one: occluded, never hidden
@@ -92,9 +94,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return image
 
 
-def _object_colour(rng: np.random.Generator, class_id: int, classes: int) -> tuple[float, float, float]:
+def _object_colour(rng: np.random.Generator, class_id: int, nc: int) -> tuple[float, float, float]:
     """A saturated, bright BGR colour; classes beyond the shape count also get their own hue band."""
-    bands = -(-classes // len(SHAPES))
+    bands = -(-nc // len(SHAPES))
     band = class_id // len(SHAPES)
     hue = rng.uniform(band, band + 1) * 180 / bands if bands > 1 else rng.uniform(0, 180)
     hsv = np.array([[[hue, rng.uniform(150, 255), rng.uniform(160, 255)]]], np.float32)
@@ -112,12 +114,12 @@ def _overlap(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return inter / np.minimum(area(box), area(others))
 
 
-def render_image(rng: np.random.Generator, size: int, classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One image. Returns (size, size, 3) uint8 BGR, boxes (N, 4) float xyxy px, classes (N,) int."""
+def render_image(rng: np.random.Generator, size: int, nc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One image of objects of `nc` classes. Returns (size, size, 3) uint8 BGR, boxes (N, 4) float xyxy px, classes (N,) int."""
     image = _background(rng, size)
     boxes, labels = [], []
     for _ in range(int(rng.integers(1, MAX_OBJECTS + 1))):
-        class_id = int(rng.integers(classes))
+        class_id = int(rng.integers(nc))
         radius = math.exp(rng.uniform(math.log(MIN_SIZE), math.log(MAX_SIZE))) * size / 2
         mask = _draw_mask(SHAPES[class_id % len(SHAPES)], radius, rng.uniform(0, 2 * np.pi))
         side = mask.shape[0]
@@ -136,7 +138,7 @@ def render_image(rng: np.random.Generator, size: int, classes: int) -> tuple[np.
             if boxes and _overlap(box, np.array(boxes)).max() > MAX_OVERLAP:
                 continue
             region = image[y0 + sy0:y0 + sy1, x0 + sx0:x0 + sx1]
-            shade = np.array(_object_colour(rng, class_id, classes), np.float32)
+            shade = np.array(_object_colour(rng, class_id, nc), np.float32)
             region[visible > 0] = shade + rng.normal(0, 4, (int((visible > 0).sum()), 3)).astype(np.float32)
             boxes.append(box)
             labels.append(class_id)
@@ -145,15 +147,15 @@ def render_image(rng: np.random.Generator, size: int, classes: int) -> tuple[np.
     return pixels, np.array(boxes, float).reshape(-1, 4), np.array(labels, np.int64)
 
 
-def class_names(classes: int) -> list[str]:
-    bands = -(-classes // len(SHAPES))
-    return [SHAPES[c % len(SHAPES)] + (f"_hue{c // len(SHAPES)}" if bands > 1 else "") for c in range(classes)]
+def class_names(nc: int) -> list[str]:
+    bands = -(-nc // len(SHAPES))
+    return [SHAPES[c % len(SHAPES)] + (f"_hue{c // len(SHAPES)}" if bands > 1 else "") for c in range(nc)]
 
 
-def generate_synthetic(out: str | Path, n_train: int, n_val: int, imgsz: int, classes: int, seed: int) -> Path:
-    """Write the synthetic dataset under `out`; returns out/data.yaml. Same seed, same bytes."""
-    if not 1 <= classes <= 80:
-        raise ValueError(f"classes must be in [1, 80], got {classes}")
+def generate_synthetic(out: str | Path, n_train: int, n_val: int, imgsz: int, nc: int, seed: int) -> Path:
+    """Write the synthetic dataset of `nc` classes under `out`; returns out/data.yaml. Same seed, same bytes."""
+    if not 1 <= nc <= 80:
+        raise ValueError(f"nc must be in [1, 80], got {nc}")
     if imgsz < 32:
         raise ValueError(f"imgsz must be at least 32, got {imgsz}")
     out = Path(out)
@@ -162,14 +164,14 @@ def generate_synthetic(out: str | Path, n_train: int, n_val: int, imgsz: int, cl
         (out / "labels" / split).mkdir(parents=True, exist_ok=True)
         for index in range(count):
             rng = np.random.default_rng([seed, split_code, index])
-            image, boxes, labels = render_image(rng, imgsz, classes)
+            image, boxes, labels = render_image(rng, imgsz, nc)
             name = f"{split}_{index:06d}"
             cv2.imwrite(str(out / "images" / split / f"{name}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             cxcywh = np.column_stack([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]]) / imgsz
             text = "".join(f"{c} {x:.6f} {y:.6f} {w:.6f} {h:.6f}\n" for c, (x, y, w, h) in zip(labels, cxcywh))
             (out / "labels" / split / f"{name}.txt").write_text(text)
     data_yaml = out / "data.yaml"
-    description = {"path": str(out.resolve()), "train": "images/train", "val": "images/val", "names": class_names(classes)}
+    description = {"path": str(out.resolve()), "train": "images/train", "val": "images/val", "names": class_names(nc)}
     data_yaml.write_text(yaml.safe_dump(description, sort_keys=False))
     return data_yaml
 
@@ -203,15 +205,32 @@ def default_synthetic_dataset(cache_dir: str | None = None) -> Path:
     return ensure_synthetic(cache_dir, **DEFAULT)
 
 
+def class_count(cfg) -> int:
+    """nc=, or the class count an older command line gave as classes=K (that key is now the predict/val
+    class filter): read as nc with a deprecation line, so `synth classes=3` keeps making 3 classes."""
+    if "classes" not in cfg.given:
+        return cfg.nc
+    if "nc" in cfg.given or len(cfg.classes) != 1:
+        raise ConfigError(f"synth: classes={','.join(map(str, cfg.classes))} is the predict/val class filter; "
+                          "the number of classes to generate is nc=K")
+    count = cfg.classes[0]
+    if not 1 <= count <= 80:
+        raise ConfigError(f"synth: classes={count} (read as nc=): expected 1..80 classes; use nc=K")
+    print(f"turboyolo synth: classes={count} is deprecated here, use nc={count} (classes= is the predict/val class filter)",
+          file=sys.stderr)
+    return count
+
+
 def run(cfg, positional) -> int:
-    """turboyolo synth out=DIR n=TOTAL imgsz=PX classes=K seed=S (n is split 80/20 train/val)."""
+    """turboyolo synth out=DIR n=TOTAL imgsz=PX nc=K seed=S (n is split 80/20 train/val)."""
     n_val = max(1, round(cfg.n * 0.2))
     n_train = max(1, cfg.n - n_val)
-    params = {"n_train": n_train, "n_val": n_val, "imgsz": cfg.imgsz, "classes": cfg.classes, "seed": cfg.seed}
+    nc = class_count(cfg)
+    params = {"n_train": n_train, "n_val": n_val, "imgsz": cfg.imgsz, "nc": nc, "seed": cfg.seed}
     if cfg.out:
         data_yaml = generate_synthetic(cfg.out, **params)
     else:
         data_yaml = ensure_synthetic(cfg.cache_dir, **params)
     print(f"synthetic dataset: {n_train} train + {n_val} val images, {cfg.imgsz} px, "
-          f"{cfg.classes} classes ({', '.join(class_names(cfg.classes))})\ndata={data_yaml}")
+          f"{nc} classes ({', '.join(class_names(nc))})\ndata={data_yaml}")
     return 0

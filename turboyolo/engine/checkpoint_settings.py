@@ -17,6 +17,22 @@ VAL_KEYS = ("data", "imgsz", "rect_val", "difficult", "amp", "channels_last", "c
 PREDICT_KEYS = ("imgsz", "amp", "channels_last")
 # export: the graph's input size, and the dataset its check and int8 calibration images come from.
 EXPORT_KEYS = ("data", "imgsz", "difficult")
+# Keys that name files or folders: a checkpoint saves them absolute, so its config means the same
+# from any working folder (`val weights=...` anywhere). Older checkpoints' relative data is resolved
+# by resolve_saved_data.
+PATH_KEYS = ("data", "model", "project", "cache_dir", "teacher", "weights", "source", "out", "resume")
+
+
+def absolute_paths(args: dict) -> dict:
+    """`args` with each PATH_KEYS value that names an existing file or folder from here made absolute
+    (data=synthetic, model=n and the like stay as they are)."""
+    out = dict(args)
+    for key in PATH_KEYS:
+        value = out.get(key)
+        path = Path(value).expanduser() if isinstance(value, str) and value else None
+        if path is not None and not path.is_absolute() and path.exists():
+            out[key] = str(path.absolute())
+    return out
 
 
 def training_folder(weights: str | Path, saved_project: str | None) -> Path | None:

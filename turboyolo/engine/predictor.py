@@ -1,51 +1,52 @@
-"""Batched prediction on image files: letterbox -> model -> NMS -> boxes in original pixels.
+"""Batched prediction: frames (images, video frames) -> letterbox -> model -> NMS -> boxes in original pixels.
 
-Times each stage per image (preprocess, inference, NMS) so users see where prediction time goes.
+`Predictor.stream` yields one FrameResult per frame and writes nothing: `turboyolo predict` hands
+them to engine/prediction_writer.py, and Python callers keep them. Times each stage per image
+(preprocess, inference, NMS) so users see where prediction time goes.
 """
 from __future__ import annotations
 
-import glob
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import NamedTuple
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
 from turboyolo.config import default_of
-from turboyolo.data.formats.image_probe import IMAGE_EXTENSIONS, is_image_file
 from turboyolo.data.letterbox import letterbox
+from turboyolo.data.sources import Frame, batched
 from turboyolo.engine import amp as amp_lib
 from turboyolo.engine.checkpoint_settings import PREDICT_KEYS, trained_settings
+from turboyolo.engine.class_filter import check_classes, keep_class_scores
 from turboyolo.engine.model_input import to_model_input
 from turboyolo.engine.weights import inference_model, load_weights
 from turboyolo.ops.nms import non_max_suppression
 
-class SourceImage(NamedTuple):
-    path: Path
-    name: str  # relative output name, unique within one source: "a.jpg", or "cats/a.jpg" for a glob
+MAX_PREDICT_BATCH = 32  # frames per forward pass at most, whatever batch= says (it is a training batch)
+PREDICT_CONF = 0.25  # conf= when not given: predict shows confident boxes (val scores from 0.001)
 
 
-def list_sources(source: str) -> list[SourceImage]:
-    """An image file, a folder (non-recursive), or a glob pattern -> sorted images with unique output names.
+@dataclass
+class FrameResult:
+    """The detections of one frame. dets: (N, 6) float32 x1, y1, x2, y2 (original pixels), score, class."""
 
-    A glob may match one file name in several folders (data/*/img.jpg): names then keep the folders
-    below the matches' common folder (a/img.jpg, b/img.jpg), so no output overwrites another.
-    """
-    path = Path(source)
-    if path.is_dir():
-        files = [SourceImage(p, p.name) for p in sorted(path.iterdir()) if is_image_file(p.name)]
-    elif path.is_file():
-        files = [SourceImage(path, path.name)]
-    else:
-        matches = sorted({os.path.normpath(p) for p in glob.glob(source) if is_image_file(p)})
-        base = (os.path.commonpath([os.path.dirname(p) or "." for p in matches]) if matches else "") or "."
-        files = [SourceImage(Path(p), Path(os.path.relpath(p, base)).as_posix()) for p in matches]
-    if not files:
-        raise FileNotFoundError(f"source={source}: no images found (accepted: {', '.join(sorted(IMAGE_EXTENSIONS))})")
-    return files
+    frame: Frame
+    dets: np.ndarray
+
+    @property
+    def boxes(self) -> np.ndarray:
+        """(N, 4) xyxy pixels of the original image."""
+        return self.dets[:, :4]
+
+    @property
+    def scores(self) -> np.ndarray:
+        return self.dets[:, 4]
+
+    @property
+    def classes(self) -> np.ndarray:
+        """(N,) int64 class ids."""
+        return self.dets[:, 5].astype(np.int64)
 
 
 def letterbox_batch(images: list[np.ndarray], imgsz: int, stride: int) -> tuple[torch.Tensor, list[tuple[float, int, int]]]:
@@ -94,15 +95,17 @@ class Predictor:
 
     @torch.inference_mode()
     def predict_batch(self, images: list[np.ndarray], conf: float, iou: float, max_det: int,
-                      agnostic: bool = default_of("agnostic_nms")):
-        """images: BGR (H, W, 3) uint8 arrays -> list of (n, 6) float arrays xyxy,score,class in original pixels."""
+                      agnostic: bool = default_of("agnostic_nms"), classes: list[int] | None = None):
+        """images: BGR (H, W, 3) uint8 arrays -> list of (n, 6) float arrays xyxy,score,class in original pixels.
+
+        classes: keep only these class ids (None or [] = all), applied before NMS (engine/class_filter.py)."""
         t0 = time.perf_counter()
         batch, boxed = letterbox_batch(images, self.imgsz, self.stride)
         batch = to_model_input(batch, self.device, self.memory_format)
         t1 = time.perf_counter()
         with amp_lib.autocast(self.device, self.amp_dtype):
             preds = self.model(batch)
-        preds = preds.float()
+        preds = keep_class_scores(preds.float(), classes)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         t2 = time.perf_counter()
@@ -119,3 +122,18 @@ class Predictor:
         self.times.nms_s += t3 - t2
         self.times.images += len(images)
         return out
+
+    def stream(self, frames: Iterable[Frame], batch_size: int, conf: float | None = None, iou: float = default_of("iou"),
+               max_det: int = default_of("max_det"), agnostic: bool = default_of("agnostic_nms"),
+               classes: list[int] | None = None) -> Iterator[FrameResult]:
+        """One FrameResult per frame, in order; frames go through the network `batch_size` at a time
+        (at most MAX_PREDICT_BATCH). A live stream's frames are yielded as their batch completes.
+
+        conf: None = PREDICT_CONF. classes: class ids to keep (None or [] = all), checked against the
+        model's classes first."""
+        conf = PREDICT_CONF if conf is None else conf
+        classes = check_classes(classes, self.names) if classes else None
+        for chunk in batched(frames, max(1, min(batch_size, MAX_PREDICT_BATCH))):
+            found = self.predict_batch([frame.image for frame in chunk], conf, iou, max_det, agnostic, classes)
+            for frame, dets in zip(chunk, found):
+                yield FrameResult(frame, dets.astype(np.float32))

@@ -45,8 +45,7 @@ class Result:
         """A copy of the original image with the boxes, class names and scores drawn: BGR (H, W, 3) uint8."""
         from turboyolo.plots.boxes_grid import draw_boxes  # the one box drawing of `show`, training plots, predict
 
-        rgb = np.ascontiguousarray(self.orig_img[..., ::-1])
-        return np.ascontiguousarray(draw_boxes(rgb, self.boxes, self.classes, self.names, self.scores)[..., ::-1])
+        return draw_boxes(self.orig_img, self.boxes, self.classes, self.names, self.scores, bgr=True)
 
     def __repr__(self) -> str:
         return f"Result({self.name!r}, {len(self)} boxes)"

@@ -12,6 +12,7 @@ from pathlib import Path
 from turboyolo.config import ConfigError, adopt_saved
 from turboyolo.distributed.env import elastic_restart_count
 from turboyolo.engine.checkpoint import load_checkpoint
+from turboyolo.engine.checkpoint_settings import absolute_paths
 from turboyolo.engine.run_dir import lock_holder, newest_last_checkpoint
 
 # Keys the current process decides (where and how it runs, where the run folder is): never taken from the checkpoint.
@@ -74,7 +75,9 @@ def load_resume_checkpoint(cfg, path: Path, verbose: bool) -> dict:
     if state is None:
         raise ConfigError(f"resume={path}: this checkpoint has no training state (best.pt is stripped for inference); "
                           "resume from the run's last.pt, or fine-tune from it with model=")
-    saved = ckpt["args"]
+    # paths compared as absolute: the saved ones are (older checkpoints: made so here), the user's too
+    saved = absolute_paths(ckpt["args"])
+    cfg.update(absolute_paths({key: cfg[key] for key in cfg.given}))
     keys = [k for k in saved if k not in ENVIRONMENT_KEYS]
     overridden = adopt_saved(cfg, saved, keys, origin=f"{path} (saved config)")
     changed_identity = [k for k in IDENTITY_KEYS if k in overridden]

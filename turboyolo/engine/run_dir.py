@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from turboyolo.config import Config, ConfigError, save_config
+from turboyolo.config import Config, ConfigError, default_of, save_config
 
 # Validation columns of results.csv, present from the first row even when an epoch is not validated.
 VAL_COLUMNS = ("precision", "recall", "mAP50", "mAP50-95", "val_s")
@@ -39,6 +39,13 @@ def next_run_dir(project: str, name: str | None, exist_ok: bool) -> Path:
     while (root / ("exp" if k == 1 else f"exp{k}")).exists() and not exist_ok:
         k += 1
     return root / ("exp" if k == 1 else f"exp{k}")
+
+
+def mode_run_dir(cfg, mode: str) -> Path:
+    """The output folder of `val` / `predict`: runs/<mode>/expN (next free N), or name= / exist_ok= in it;
+    project= when given replaces runs/<mode> (its default, runs/train, is the training runs' folder)."""
+    project = cfg.project if "project" in cfg.given else str(Path(default_of("project")).parent / mode)
+    return next_run_dir(project, cfg.name, cfg.exist_ok)
 
 
 def newest_last_checkpoint(project: str) -> Path | None:

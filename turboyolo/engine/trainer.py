@@ -15,6 +15,7 @@ import torch
 from turboyolo.engine import schedule as schedule_lib
 from turboyolo.engine.buffer_snapshot import BufferSnapshot
 from turboyolo.engine.checkpoint import capture_rng, load_checkpoint, strip_for_inference, write_checkpoint
+from turboyolo.engine.checkpoint_settings import absolute_paths
 from turboyolo.engine.model_input import to_model_input
 from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.resume import RunFinished
@@ -279,7 +280,7 @@ class Trainer:
         progress = s.state.state_dict()
         progress.update(epoch=epoch, samples_in_epoch=samples_in_epoch, epoch_partial=partial or {})
         ckpt = {
-            "format": 1, "model": weights, "spec": s.model.spec, "names": s.names, "args": dict(self.cfg),
+            "format": 1, "model": weights, "spec": s.model.spec, "names": s.names, "args": absolute_paths(self.cfg),
             "args_given": sorted(self.cfg.given),  # keys the user set (optimizer=auto keeps a given lr0 on resume)
             "metrics": {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
             "epoch": progress.pop("epoch"), "step": progress.pop("step"),

@@ -100,7 +100,7 @@ def validate(model, loader, records, names, strategy, cfg, amp_dtype, memory_for
         result = evaluator.compute()
         metrics = {key: float(result[key]) for key in ("precision", "recall", "mAP50", "mAP50-95")}
         metrics["per_class"] = result["per_class"]
-        if plots_dir is not None:
+        if plots_dir is not None and cfg.plots:  # plots_dir also receives save_json's files
             _plot(evaluator, result, names, plots_dir)
         if cfg.save_json and plots_dir is not None:
             _save_json(records, order, by_index, names, category_ids, plots_dir, cfg.verbose)

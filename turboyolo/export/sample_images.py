@@ -20,7 +20,7 @@ def dataset_images(data: str, cache_dir: str | None, difficult: str, split: str,
     return images, f"{len(images)} {split} images of {data}"
 
 
-def synthetic_images(count: int, size: int, classes: int, seed: int) -> tuple[list[np.ndarray], str]:
+def synthetic_images(count: int, size: int, nc: int, seed: int) -> tuple[list[np.ndarray], str]:
     """`count` generated (size, size, 3) BGR uint8 images with shapes on them (data/synth.py)."""
     rng = np.random.default_rng(seed)
-    return [render_image(rng, size, classes)[0] for _ in range(count)], f"{count} synthetic images"
+    return [render_image(rng, size, nc)[0] for _ in range(count)], f"{count} synthetic images"

@@ -108,13 +108,13 @@ def random_input_steps(cfg) -> dict:
     from turboyolo.perf.timing import StepTimer
 
     device = select_device(cfg.device)
-    model = build_model(cfg.model, cfg.classes).to(device).train()
+    model = build_model(cfg.model, cfg.nc).to(device).train()
     strategy = Strategy(DistEnv(device=device))
     timer = StepTimer(device)
     runner = TrainStep(strategy, model, DetectionTask(DetectionLoss.from_config(model, cfg), device, None),
                        torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9), timer=timer)
     images = torch.rand(cfg.batch, 3, cfg.imgsz, cfg.imgsz, device=device)
-    targets = synthetic_targets(cfg.batch, device, cfg.classes)
+    targets = synthetic_targets(cfg.batch, device, cfg.nc)
     for step in range(WARMUP_STEPS + cfg.bench_steps):
         if step == WARMUP_STEPS:
             timer.reset()

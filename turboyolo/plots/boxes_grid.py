@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import torch
 
+from turboyolo.config import default_of
+
 
 def class_color(class_id: int) -> tuple[int, int, int]:
     """A stable, well-separated RGB colour per class (golden-ratio steps around the hue circle)."""
@@ -20,25 +22,42 @@ def class_color(class_id: int) -> tuple[int, int, int]:
     return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
 
 
+def default_line_width(height: int, width: int) -> int:
+    """Box line width, pixels, when line_width= is 0: about 1 px per 400 px of the longer side."""
+    return max(1, round(max(height, width) / 400))
+
+
 def draw_boxes(image: np.ndarray, boxes: np.ndarray, classes: np.ndarray, names: list[str] | None = None,
-               scores: np.ndarray | None = None) -> np.ndarray:
-    """Copy of an RGB (H, W, 3) uint8 image with boxes (N, 4) xyxy pixels and "name score" labels."""
+               scores: np.ndarray | None = None, line_width: int = default_of("line_width"), bgr: bool = False) -> np.ndarray:
+    """Copy of an RGB (H, W, 3) uint8 image (BGR with bgr=True) with boxes (N, 4) xyxy pixels and
+    "name score" labels.
+
+    line_width: box lines in pixels (0 = default_line_width); the label font scales with it. Each label
+    sits on a filled box of its class colour, in black or white text (whichever contrasts more), so it
+    stays readable over other boxes and busy backgrounds.
+    """
     canvas = np.ascontiguousarray(image).copy()
-    thickness = max(1, round(max(canvas.shape[:2]) / 400))
-    font_scale = max(0.3, max(canvas.shape[:2]) / 1200)
+    height, width = canvas.shape[:2]
+    thickness = line_width or default_line_width(height, width)
+    font_scale = max(0.3, thickness / 3, max(height, width) / 1200)
+    text_thickness = max(1, thickness // 2)
     for i, (box, class_id) in enumerate(zip(np.asarray(boxes).reshape(-1, 4), np.asarray(classes).reshape(-1))):
         class_id = int(class_id)
         color = class_color(class_id)
+        text_color = (0, 0, 0) if 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2] > 150 else (255, 255, 255)
+        if bgr:
+            color = color[::-1]
         x1, y1, x2, y2 = (int(round(float(v))) for v in box)
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
         label = names[class_id] if names and 0 <= class_id < len(names) else str(class_id)
         if scores is not None:
             label = f"{label} {float(scores[i]):.2f}"
-        (text_w, text_h), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        (text_w, text_h), baseline = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font_scale, text_thickness)
         top = y1 - text_h - baseline if y1 - text_h - baseline >= 0 else y1  # inside the box at the top edge
-        cv2.rectangle(canvas, (x1, top), (x1 + text_w, top + text_h + baseline), color, -1)
-        cv2.putText(canvas, label, (x1, top + text_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), 1,
-                    cv2.LINE_AA)
+        left = max(0, min(x1, width - text_w))  # kept inside the image at the right edge
+        cv2.rectangle(canvas, (left, top), (left + text_w, top + text_h + baseline), color, -1)
+        cv2.putText(canvas, label, (left, top + text_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale, text_color,
+                    text_thickness, cv2.LINE_AA)
     return canvas
 
 
