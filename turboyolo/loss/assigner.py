@@ -5,7 +5,12 @@ scored by the alignment metric t = s^alpha * u^beta, s = predicted probability o
 u = IoU of the predicted box with the GT; the top-k candidates become positives. An anchor chosen
 by several GTs keeps the one its predicted box overlaps most. Class targets are soft: for a
 positive anchor, t normalised so that each GT's best anchor gets that GT's best IoU.
-Everything is dense over (B images, M padded GTs, A anchors); no loops over images or boxes.
+
+Sparse: only the (GT, anchor-inside-it) pairs are ever scored (AnchorGrid.pairs_inside), a few per
+cent of the dense B x M x A grid, and the result lists the foreground anchors only. No loops over
+images or boxes. Results equal the dense formulation's (tests/loss/test_loss_equivalence.py); only
+which zero-alignment candidates fill a GT's top-k when it has fewer than k scoring ones may differ,
+and those carry a zero target, so the loss is the same.
 """
 from __future__ import annotations
 
@@ -13,16 +18,19 @@ from dataclasses import dataclass
 
 import torch
 
+from turboyolo.loss.anchor_grid import AnchorGrid
 from turboyolo.ops.boxes import batched_box_iou
 
 
 @dataclass
 class Assignment:
-    labels: torch.Tensor  # (B, A) int64 class of the assigned GT (meaningless where not foreground)
-    boxes: torch.Tensor  # (B, A, 4) xyxy pixels of the assigned GT
-    scores: torch.Tensor  # (B, A, C) soft class targets, zero rows for background
-    foreground: torch.Tensor  # (B, A) bool
-    gt_index: torch.Tensor  # (B, A) int64 index of the assigned GT in the padded (B, M) layout
+    """The F foreground anchors of a batch (every other anchor is background)."""
+    image: torch.Tensor  # (F,) int64 image in the batch
+    anchor: torch.Tensor  # (F,) int64 anchor index
+    gt: torch.Tensor  # (F,) int64 slot of the assigned GT in its image's padded (B, M) row
+    labels: torch.Tensor  # (F,) int64 class of the assigned GT
+    boxes: torch.Tensor  # (F, 4) xyxy pixels of the assigned GT
+    quality: torch.Tensor  # (F,) soft class target of the assigned class, in [0, 1]
 
 
 class TaskAlignedAssigner:
@@ -32,47 +40,56 @@ class TaskAlignedAssigner:
     @torch.no_grad()
     def __call__(
         self,
-        pred_scores: torch.Tensor,  # (B, A, C) class probabilities
+        cls_logits: torch.Tensor,  # (B, C, A) class logits
         pred_boxes: torch.Tensor,  # (B, A, 4) xyxy pixels
-        anchor_points: torch.Tensor,  # (A, 2) anchor centres, pixels
+        grid: AnchorGrid,
         gt_labels: torch.Tensor,  # (B, M) int64
         gt_boxes: torch.Tensor,  # (B, M, 4) xyxy pixels
         gt_mask: torch.Tensor,  # (B, M) bool, False for padding
     ) -> Assignment:
-        batch, num_anchors, _ = pred_scores.shape
-        num_gt = gt_boxes.shape[1]
+        num_gt, num_anchors = gt_boxes.shape[1], grid.num_anchors
+        real = gt_mask.flatten().nonzero().squeeze(1)  # flat (B * M) index of each real GT
+        pairs = grid.pairs_inside(gt_boxes.flatten(0, 1)[real], self.eps)
+        gt = real[pairs.box]  # (P,) flat GT index of each candidate pair
+        image, anchor = gt // num_gt, pairs.anchor
+        label = gt_labels.flatten()[gt]
 
-        # anchors whose centre is strictly inside a real GT: (B, M, A)
-        gt_xy1, gt_xy2 = gt_boxes[..., None, :2], gt_boxes[..., None, 2:]
-        margins = torch.cat((anchor_points - gt_xy1, gt_xy2 - anchor_points), dim=-1)
-        inside = (margins.amin(dim=-1) > self.eps) & gt_mask[..., None]
+        gt_box = gt_boxes.flatten(0, 1)[gt]
+        overlap = batched_box_iou(gt_box[:, None], pred_boxes[image, anchor][:, None])[:, 0, 0]  # (P,)
+        class_score = cls_logits[image, label, anchor].sigmoid()
+        alignment = class_score.pow(self.alpha) * overlap.pow(self.beta)
 
-        overlaps = batched_box_iou(gt_boxes, pred_boxes) * inside  # (B, M, A)
-        class_index = gt_labels[..., None].expand(batch, num_gt, num_anchors)
-        class_scores = pred_scores.transpose(1, 2).gather(1, class_index)  # (B, M, A) score of the GT's class
-        alignment = class_scores.pow(self.alpha) * overlaps.pow(self.beta) * inside
+        positive = self._top_k_per_gt(alignment, pairs.box)
+        anchor_key = image * num_anchors + anchor  # the anchor in the batch
+        positive &= self._best_overlap_per_anchor(overlap, positive, anchor_key, gt, gt_mask.shape[0] * num_anchors)
+        gt, image, anchor, label, gt_box = gt[positive], image[positive], anchor[positive], label[positive], gt_box[positive]
+        alignment, overlap = alignment[positive], overlap[positive]
 
-        # top-k candidates per GT; those outside the GT (possible for tiny GTs) are dropped
-        k = min(self.topk, num_anchors)
-        top = alignment.topk(k, dim=-1).indices
-        positive = torch.zeros_like(inside).scatter_(-1, top, True) & inside
+        # soft targets: t * (best IoU of the GT) / (best t of the GT), over the GT's final positives
+        best_alignment = torch.zeros(gt_mask.numel(), device=gt.device).scatter_reduce_(0, gt, alignment, "amax")
+        best_overlap = torch.zeros(gt_mask.numel(), device=gt.device).scatter_reduce_(0, gt, overlap, "amax")
+        quality = alignment * best_overlap[gt] / (best_alignment[gt] + self.eps)
+        return Assignment(image=image, anchor=anchor, gt=gt % num_gt, labels=label, boxes=gt_box, quality=quality)
 
-        # an anchor picked by several GTs keeps the one it overlaps most among those
-        picked_by_many = positive.sum(dim=1, keepdim=True) > 1  # (B, 1, A)
-        best_gt = (overlaps * positive).argmax(dim=1, keepdim=True)  # (B, 1, A)
-        best_only = torch.zeros_like(positive).scatter_(1, best_gt, True)
-        positive = torch.where(picked_by_many, best_only & positive, positive)
+    def _top_k_per_gt(self, alignment: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        """(P,) bool: among the pairs of each group (consecutive, group ids ascending), the topk by alignment."""
+        by_alignment = alignment.argsort(descending=True, stable=True)
+        order = by_alignment[group[by_alignment].argsort(stable=True)]  # by group, then alignment descending
+        counts = torch.bincount(group)
+        first_of_group = torch.cumsum(counts, 0) - counts
+        rank = torch.arange(len(order), device=order.device) - first_of_group[group[order]]
+        positive = torch.zeros_like(alignment, dtype=torch.bool)
+        positive[order] = rank < self.topk
+        return positive
 
-        foreground = positive.any(dim=1)  # (B, A)
-        gt_index = positive.to(torch.uint8).argmax(dim=1)  # (B, A); 0 for background
-        labels = gt_labels.gather(1, gt_index)
-        boxes = gt_boxes.gather(1, gt_index[..., None].expand(batch, num_anchors, 4))
+    @staticmethod
+    def _best_overlap_per_anchor(overlap, positive, anchor_key, gt, size: int) -> torch.Tensor:
+        """(P,) bool: the pair is its anchor's best-overlapping positive GT (ties: the lowest GT slot).
 
-        # soft targets: t * (best IoU of the GT) / (best t of the GT), per positive anchor
-        alignment = alignment * positive
-        best_alignment = alignment.amax(dim=-1, keepdim=True)  # (B, M, 1)
-        best_overlap = (overlaps * positive).amax(dim=-1, keepdim=True)
-        quality = (alignment * best_overlap / (best_alignment + self.eps)).amax(dim=1)  # (B, A)
-        # one scatter instead of one_hot -> cast -> multiply: (B, A, C) is the largest tensor here
-        scores = torch.zeros_like(pred_scores).scatter_(-1, labels[..., None], (quality * foreground)[..., None])
-        return Assignment(labels=labels, boxes=boxes, scores=scores, foreground=foreground, gt_index=gt_index)
+        anchor_key (P,) in [0, size) identifies the anchor in the batch."""
+        candidate_overlap = torch.where(positive, overlap, -1.0)
+        best = torch.full((size,), -1.0, device=overlap.device).scatter_reduce_(0, anchor_key, candidate_overlap, "amax")
+        is_best = positive & (candidate_overlap == best[anchor_key])
+        first_gt = torch.full((size,), torch.iinfo(torch.long).max, device=gt.device).scatter_reduce_(
+            0, anchor_key, torch.where(is_best, gt, torch.iinfo(torch.long).max), "amin")
+        return is_best & (gt == first_gt[anchor_key])
