@@ -33,7 +33,28 @@ class Assignment:
     quality: torch.Tensor  # (F,) soft class target of the assigned class, in [0, 1]
 
 
+@dataclass
+class Candidates:
+    """The P (GT, anchor whose centre is inside it) pairs of a batch, grouped by GT."""
+    gt: torch.Tensor  # (P,) int64 flat index of the GT in the padded (B, M) layout
+    image: torch.Tensor  # (P,) int64
+    anchor: torch.Tensor  # (P,) int64
+    labels: torch.Tensor  # (P,) int64 class of the GT
+    boxes: torch.Tensor  # (P, 4) xyxy pixels of the GT
+    batch: int  # B
+    gt_slots: int  # M, GT slots per image
+    num_anchors: int  # A, anchors per image
+
+
 class TaskAlignedAssigner:
+    """Two steps, so that predictions are decoded for the candidate pairs only:
+
+        candidates = assigner.candidates(grid, gt_labels, gt_boxes, gt_mask)
+        assignment = assigner.select(candidates, pred_boxes, class_scores)   # both per candidate pair
+
+    or, from dense predictions, assigner(cls_logits, pred_boxes, grid, gt_labels, gt_boxes, gt_mask).
+    """
+
     def __init__(self, num_classes: int, topk: int = 10, alpha: float = 0.5, beta: float = 6.0, eps: float = 1e-9):
         self.num_classes, self.topk, self.alpha, self.beta, self.eps = num_classes, topk, alpha, beta, eps
 
@@ -47,37 +68,48 @@ class TaskAlignedAssigner:
         gt_boxes: torch.Tensor,  # (B, M, 4) xyxy pixels
         gt_mask: torch.Tensor,  # (B, M) bool, False for padding
     ) -> Assignment:
-        num_gt, num_anchors = gt_boxes.shape[1], grid.num_anchors
+        found = self.candidates(grid, gt_labels, gt_boxes, gt_mask)
+        class_scores = cls_logits[found.image, found.labels, found.anchor].sigmoid()
+        return self.select(found, pred_boxes[found.image, found.anchor], class_scores)
+
+    def candidates(self, grid: AnchorGrid, gt_labels: torch.Tensor, gt_boxes: torch.Tensor,
+                   gt_mask: torch.Tensor) -> Candidates:
+        """gt_labels (B, M) int64, gt_boxes (B, M, 4) xyxy pixels, gt_mask (B, M) bool (False: padding)."""
+        batch, slots = gt_mask.shape
         real = gt_mask.flatten().nonzero().squeeze(1)  # flat (B * M) index of each real GT
         pairs = grid.pairs_inside(gt_boxes.flatten(0, 1)[real], self.eps)
-        gt = real[pairs.box]  # (P,) flat GT index of each candidate pair
-        image, anchor = gt // num_gt, pairs.anchor
-        label = gt_labels.flatten()[gt]
+        gt = real[pairs.box]
+        return Candidates(gt=gt, image=gt // slots, anchor=pairs.anchor, labels=gt_labels.flatten()[gt],
+                          boxes=gt_boxes.flatten(0, 1)[gt], batch=batch, gt_slots=slots, num_anchors=grid.num_anchors)
 
-        gt_box = gt_boxes.flatten(0, 1)[gt]
-        overlap = batched_box_iou(gt_box[:, None], pred_boxes[image, anchor][:, None])[:, 0, 0]  # (P,)
-        class_score = cls_logits[image, label, anchor].sigmoid()
-        alignment = class_score.pow(self.alpha) * overlap.pow(self.beta)
+    @torch.no_grad()
+    def select(self, found: Candidates, pred_boxes: torch.Tensor, class_scores: torch.Tensor) -> Assignment:
+        """pred_boxes (P, 4) xyxy pixels and class_scores (P,) probability of the GT's class, per pair."""
+        overlap = batched_box_iou(found.boxes[:, None], pred_boxes[:, None])[:, 0, 0]  # (P,)
+        alignment = class_scores.pow(self.alpha) * overlap.pow(self.beta)
 
-        positive = self._top_k_per_gt(alignment, pairs.box)
-        anchor_key = image * num_anchors + anchor  # the anchor in the batch
-        positive &= self._best_overlap_per_anchor(overlap, positive, anchor_key, gt, gt_mask.shape[0] * num_anchors)
-        gt, image, anchor, label, gt_box = gt[positive], image[positive], anchor[positive], label[positive], gt_box[positive]
-        alignment, overlap = alignment[positive], overlap[positive]
+        positive = self._top_k_per_gt(alignment, found.gt)
+        anchor_key = found.image * found.num_anchors + found.anchor  # the anchor in the batch
+        positive &= self._best_overlap_per_anchor(overlap, positive, anchor_key, found.gt, found.batch * found.num_anchors)
+        gt, alignment, overlap = found.gt[positive], alignment[positive], overlap[positive]
 
         # soft targets: t * (best IoU of the GT) / (best t of the GT), over the GT's final positives
-        best_alignment = torch.zeros(gt_mask.numel(), device=gt.device).scatter_reduce_(0, gt, alignment, "amax")
-        best_overlap = torch.zeros(gt_mask.numel(), device=gt.device).scatter_reduce_(0, gt, overlap, "amax")
+        gt_count = found.batch * found.gt_slots
+        best_alignment = torch.zeros(gt_count, device=gt.device).scatter_reduce_(0, gt, alignment, "amax")
+        best_overlap = torch.zeros(gt_count, device=gt.device).scatter_reduce_(0, gt, overlap, "amax")
         quality = alignment * best_overlap[gt] / (best_alignment[gt] + self.eps)
-        return Assignment(image=image, anchor=anchor, gt=gt % num_gt, labels=label, boxes=gt_box, quality=quality)
+        return Assignment(image=found.image[positive], anchor=found.anchor[positive], gt=gt % found.gt_slots,
+                          labels=found.labels[positive], boxes=found.boxes[positive], quality=quality)
 
-    def _top_k_per_gt(self, alignment: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
-        """(P,) bool: among the pairs of each group (consecutive, group ids ascending), the topk by alignment."""
-        by_alignment = alignment.argsort(descending=True, stable=True)
-        order = by_alignment[group[by_alignment].argsort(stable=True)]  # by group, then alignment descending
-        counts = torch.bincount(group)
-        first_of_group = torch.cumsum(counts, 0) - counts
-        rank = torch.arange(len(order), device=order.device) - first_of_group[group[order]]
+    def _top_k_per_gt(self, alignment: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """(P,) bool: each GT's topk pairs by alignment."""
+        # one sort by (GT, alignment descending): non-negative float32 bit patterns order like their values
+        # (abs() turns a -0.0 into +0.0)
+        descending_bits = (2**31 - 1) - alignment.abs().view(torch.int32).long()
+        order = (gt * 2**31 + descending_bits).argsort(stable=True)
+        counts = torch.bincount(gt)
+        first_of_gt = torch.cumsum(counts, 0) - counts
+        rank = torch.arange(len(order), device=order.device) - first_of_gt[gt[order]]
         positive = torch.zeros_like(alignment, dtype=torch.bool)
         positive[order] = rank < self.topk
         return positive
@@ -90,6 +122,7 @@ class TaskAlignedAssigner:
         candidate_overlap = torch.where(positive, overlap, -1.0)
         best = torch.full((size,), -1.0, device=overlap.device).scatter_reduce_(0, anchor_key, candidate_overlap, "amax")
         is_best = positive & (candidate_overlap == best[anchor_key])
-        first_gt = torch.full((size,), torch.iinfo(torch.long).max, device=gt.device).scatter_reduce_(
-            0, anchor_key, torch.where(is_best, gt, torch.iinfo(torch.long).max), "amin")
+        no_gt = torch.iinfo(torch.long).max
+        first_gt = torch.full((size,), no_gt, device=gt.device).scatter_reduce_(
+            0, anchor_key, torch.where(is_best, gt, no_gt), "amin")
         return is_best & (gt == first_gt[anchor_key])

@@ -19,6 +19,7 @@ from torch import nn
 from turboyolo.config import default_of
 from turboyolo.loss.anchor_grid import AnchorGrid
 from turboyolo.loss.assigner import Assignment, TaskAlignedAssigner
+from turboyolo.loss.foreground_rows import softplus_sum_and_rows
 from turboyolo.loss.box_loss import boxes_to_distances, ciou_loss, distribution_focal_loss
 from turboyolo.loss.targets import pad_targets
 from turboyolo.model.head import distances_to_boxes, expected_distances
@@ -70,40 +71,46 @@ class DetectionLoss:
             return self._assign(maps, grid, targets)
 
     def _flatten(self, raw_maps: list[torch.Tensor]) -> tuple[torch.Tensor, AnchorGrid]:
-        """-> (B, 4R + C, A) fp32 maps, levels concatenated (channels first: softmax and sums run
-        along contiguous memory), and the anchor grid of this input size (built once per size)."""
+        """-> (B, 4R + C, A) maps in their own dtype, levels concatenated, and the anchor grid of this
+        input size (built once per size). Only what the loss reads from them is made fp32: the dense
+        class logits and the rows of the candidate anchors, not a full fp32 copy of the maps."""
         sizes = tuple(tuple(m.shape[-2:]) for m in raw_maps)
         key = (sizes, raw_maps[0].device)
         if key not in self._grids:
             self._grids[key] = AnchorGrid(list(sizes), self.strides, raw_maps[0].device)
-        return torch.cat([m.flatten(2) for m in raw_maps], dim=2).float(), self._grids[key]
+        return torch.cat([m.flatten(2) for m in raw_maps], dim=2), self._grids[key]
+
+    def _decode(self, dist_logits: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """DFL logits (N, 4R) of N anchors at points (N, 2) -> predicted boxes (N, 4) xyxy in stride units."""
+        return distances_to_boxes(expected_distances(dist_logits, self.reg_max), points)
 
     def _assign(self, maps: torch.Tensor, grid: AnchorGrid, targets: torch.Tensor) -> Assignment:
-        batch = maps.shape[0]
-        dist_logits, cls_logits = maps.detach().split((4 * self.reg_max, self.num_classes), dim=1)
-        distances = expected_distances(dist_logits.transpose(1, 2), self.reg_max)  # (B, A, 4) stride units
-        pred_boxes = distances_to_boxes(distances, grid.points) * grid.stride  # pixels
         height, width = grid.feature_sizes[0]
-        gt = pad_targets(targets, batch, (height * self.strides[0], width * self.strides[0]), maps.device)
-        return self.assigner(cls_logits, pred_boxes, grid, gt.labels, gt.boxes, gt.mask)
+        gt = pad_targets(targets, maps.shape[0], (height * self.strides[0], width * self.strides[0]), maps.device)
+        found = self.assigner.candidates(grid, gt.labels, gt.boxes, gt.mask)
+        with torch.no_grad():  # predictions for the candidate pairs only
+            dist_logits = maps[found.image, :4 * self.reg_max, found.anchor].float()
+            pred_boxes = self._decode(dist_logits, grid.points[found.anchor]) * grid.stride[found.anchor]  # pixels
+            class_logits = maps[found.image, 4 * self.reg_max + found.labels, found.anchor].float()
+        return self.assigner.select(found, pred_boxes, class_logits.sigmoid())
 
     def _compute(self, maps: torch.Tensor, grid: AnchorGrid, assigned: Assignment) -> tuple[torch.Tensor, torch.Tensor]:
         batch = maps.shape[0]
-        dist_logits, cls_logits = maps.split((4 * self.reg_max, self.num_classes), dim=1)
         quality = assigned.quality  # (F,) soft target of the assigned class
         normaliser = quality.sum().clamp(min=1.0)
 
         # BCE(x, t) = softplus(x) - x * t: the dense part needs no target tensor, the t term is foreground only
-        foreground_logits = cls_logits[assigned.image, assigned.labels, assigned.anchor]
-        cls_loss = (F.softplus(cls_logits).sum() - (foreground_logits * quality).sum()) / normaliser
+        softplus_sum, rows = softplus_sum_and_rows(maps, 4 * self.reg_max, assigned.image, assigned.anchor)
+        foreground_logits = rows[:, 4 * self.reg_max:].gather(1, assigned.labels[:, None]).squeeze(1)
+        cls_loss = (softplus_sum - (foreground_logits * quality).sum()) / normaliser
 
         # box terms on the foreground anchors only (every other anchor has weight 0)
-        fg_dist_logits = dist_logits[assigned.image, :, assigned.anchor]  # (F, 4R)
-        points, stride = grid.points[assigned.anchor], grid.stride[assigned.anchor]  # (F, 2) stride units, (F, 1) px
-        pred_boxes = distances_to_boxes(expected_distances(fg_dist_logits, self.reg_max), points)
+        dist_logits = rows[:, :4 * self.reg_max]
+        points, stride = grid.points[assigned.anchor], grid.stride[assigned.anchor]  # (F, 2), (F, 1) px
+        pred_boxes = self._decode(dist_logits, points)  # stride units
         target_boxes = assigned.boxes / stride
         box_loss = ciou_loss(pred_boxes, target_boxes, quality, normaliser)
-        dfl_loss = distribution_focal_loss(fg_dist_logits, boxes_to_distances(target_boxes, points), quality, normaliser)
+        dfl_loss = distribution_focal_loss(dist_logits, boxes_to_distances(target_boxes, points), quality, normaliser)
 
         box_gain, cls_gain, dfl_gain = self.gains
         components = torch.stack((box_loss * box_gain, cls_loss * cls_gain, dfl_loss * dfl_gain))
