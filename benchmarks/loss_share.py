@@ -2,6 +2,7 @@
 
     PYTHONPATH=$PWD python benchmarks/loss_share.py            # batch 16, 416 px, 55 boxes/image, model n
     PYTHONPATH=$PWD python benchmarks/loss_share.py --batch 4 --imgsz 160 --rounds 3   # a quick look
+    PYTHONPATH=$PWD python benchmarks/loss_share.py --threads 1 --clock cpu   # on a crowded machine
 
 Per precision and loss: the loss alone (forward + backward on fixed maps), a full training step and
 the model-only step (no loss; the maps get a fixed gradient), each the median of --rounds taken in
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import time
 from pathlib import Path
 
 import torch
@@ -38,6 +40,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--precisions", default="bf16,fp32")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: this process's CPU seconds, for a crowded machine (with --threads 1)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / f"loss_share_{socket.gethostname()}.json"))
     args = parser.parse_args()
 
@@ -57,14 +61,15 @@ def main() -> None:
     rows = []
     for precision in args.precisions.split(","):
         for name, loss_fn in losses.items():
-            figures = measure_loss_share(model, loss_fn, images, targets, device, PRECISIONS[precision], args.rounds)
+            figures = measure_loss_share(model, loss_fn, images, targets, device, PRECISIONS[precision], args.rounds,
+                                         clock=time.process_time if args.clock == "cpu" else time.perf_counter)
             results["figures"][f"{precision}/{name}"] = figures
             rows.append([precision, name, f"{figures['loss_s'] * 1e3:.1f}", f"{figures['loss_share']:.1%}",
                          f"{figures['step_images_per_s']:.2f}", f"{figures['model_only_images_per_s']:.2f}",
                          f"{figures['step_images_per_s'] / figures['model_only_images_per_s']:.2f}"])
             print(rows[-1], flush=True)
     print_table(f"loss share: model {args.model}, batch {args.batch}, {args.imgsz} px, {args.boxes} boxes/image, "
-                f"{args.classes} classes, median of {args.rounds} alternated rounds; {machine}",
+                f"{args.classes} classes, median of {args.rounds} alternated rounds, {args.clock} clock; {machine}",
                 ["precision", "loss", "loss ms (fwd+bwd)", "share of step", "step img/s", "model-only img/s",
                  "step / model-only"], rows)
     print(f"wrote {write_json(args.out, results)}")

@@ -10,7 +10,8 @@ Sparse: only the (GT, anchor-inside-it) pairs are ever scored (AnchorGrid.pairs_
 cent of the dense B x M x A grid, and the result lists the foreground anchors only. No loops over
 images or boxes. Results equal the dense formulation's (tests/loss/test_loss_equivalence.py); only
 which zero-alignment candidates fill a GT's top-k when it has fewer than k scoring ones may differ,
-and those carry a zero target, so the loss is the same.
+and those carry a zero target, so the loss is the same. The number of pairs depends on the data, so
+on a GPU this costs a few host syncs per step (the dense version had one, in pad_targets).
 """
 from __future__ import annotations
 

@@ -9,6 +9,10 @@ each is normalised by the sum of the soft class targets and multiplied by its ga
 (box + cls + dfl) * batch size (the YOLOv8 convention: gradients scale with the batch, which the
 default learning rates assume); `components` is the detached (3,) tensor of the weighted
 [box, cls, dfl] terms, for logging.
+
+Cost (issue 13): nothing here is dense over batch x boxes x anchors. The assigner scores only the
+anchors inside each box, predictions are decoded for those alone, and the box terms run on the
+foreground anchors; the only dense work is the class logits' BCE and one gradient buffer.
 """
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ from torch import nn
 from turboyolo.config import default_of
 from turboyolo.loss.anchor_grid import AnchorGrid
 from turboyolo.loss.assigner import Assignment, TaskAlignedAssigner
-from turboyolo.loss.foreground_rows import softplus_sum_and_rows
 from turboyolo.loss.box_loss import boxes_to_distances, ciou_loss, distribution_focal_loss
+from turboyolo.loss.foreground_rows import softplus_sum_and_rows
 from turboyolo.loss.targets import pad_targets
 from turboyolo.model.head import distances_to_boxes, expected_distances
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import Callable
 
 import torch
 from torch import nn
@@ -30,10 +31,15 @@ def _sync(device: torch.device) -> None:
 
 
 def measure_loss_share(model: nn.Module, loss_fn, images: torch.Tensor, targets: torch.Tensor,
-                       device: torch.device, amp_dtype: torch.dtype | None, rounds: int) -> dict:
+                       device: torch.device, amp_dtype: torch.dtype | None, rounds: int,
+                       clock: Callable[[], float] = time.perf_counter) -> dict:
     """model: in train mode, on device; loss_fn(raw_maps, targets) -> (loss, components);
     images (B, 3, H, W) on device; targets (N, 6) as the loader gives them. Returns seconds and
-    images/s (see the module docstring). The model's weights move (a tiny-LR AdamW step per step)."""
+    images/s (see the module docstring). The model's weights move (a tiny-LR AdamW step per step).
+
+    clock: wall time by default; time.process_time counts this process's CPU seconds instead, which
+    other processes on a crowded machine do not inflate (meaningful with one torch thread: with
+    more, idle workers' spinning counts too)."""
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-7)
 
     def forward():
@@ -66,11 +72,11 @@ def measure_loss_share(model: nn.Module, loss_fn, images: torch.Tensor, targets:
     for round_index in range(WARMUP_ROUNDS + rounds):
         for name, phase in phases.items():
             _sync(device)
-            start = time.perf_counter()
+            start = clock()
             phase()
             _sync(device)
             if round_index >= WARMUP_ROUNDS:
-                times[name].append(time.perf_counter() - start)
+                times[name].append(clock() - start)
     figures = {name: statistics.median(values) for name, values in times.items()}
     batch = images.shape[0]
     figures["step_images_per_s"] = batch / figures["step_s"]
