@@ -68,12 +68,6 @@ class DetectionLoss:
             maps, grid = self._flatten(raw_maps)
             return self._compute(maps, grid, self._assign(maps, grid, targets))
 
-    def assign(self, raw_maps: list[torch.Tensor], targets: torch.Tensor) -> Assignment:
-        """The assigner's foreground anchors for these maps and targets (what the loss trains towards)."""
-        with torch.autocast(device_type=raw_maps[0].device.type, enabled=False):
-            maps, grid = self._flatten(raw_maps)
-            return self._assign(maps, grid, targets)
-
     def _flatten(self, raw_maps: list[torch.Tensor]) -> tuple[torch.Tensor, AnchorGrid]:
         """-> (B, 4R + C, A) maps in their own dtype, levels concatenated, and the anchor grid of this
         input size (built once per size). Only what the loss reads from them is made fp32: the dense
