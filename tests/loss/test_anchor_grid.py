@@ -24,7 +24,11 @@ def test_pairs_inside_equal_the_brute_force_test_on_edges_borders_and_tiny_boxes
         [30.0, 30.0, 30.0, 60.0],  # zero width: none
         [40.0, 40.0, 20.0, 60.0],  # inverted: none
     ])
-    boxes = torch.cat((boxes, edge_cases))
+    # edges a hair either side of cell centres (4, 12, 20, ... at stride 8): rounding must not lose a cell
+    centres = (torch.randint(0, 16, (60, 4)) * 8 + 4).float().sort(dim=1).values
+    hairs = torch.tensor([0.0, 1e-6, -1e-6, 1e-4, -1e-4, 1e-3, -1e-3])[torch.randint(0, 7, (60, 4))]
+    near_centres = torch.stack((centres[:, 0], centres[:, 1], centres[:, 2] + 8, centres[:, 3] + 8), 1) + hairs
+    boxes = torch.cat((near_centres, boxes, edge_cases))
 
     pairs = grid.pairs_inside(boxes)
 
