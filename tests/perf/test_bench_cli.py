@@ -45,6 +45,10 @@ def test_bench_model_json_is_positive_and_consistent(tmp_path, monkeypatch):
     assert figures["peak_fraction"] == pytest.approx(
         figures["train_gflops_per_image"] * 1e9 * figures["train_images_per_s"] / figures["peak_flops"])
     assert figures["train_source"] == "stand-in" and figures["train_images_per_s"] == 7.5
+    # the loss's share of a step and the model-only ceiling (issue 13), with crowded images
+    assert figures["bench_boxes"] == 55 and figures["loss_s_per_batch"] > 0
+    assert 0 <= figures["loss_share"] < 1
+    assert figures["model_only_images_per_s"] > 0 and figures["step_images_per_s"] > 0
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Box regression losses: CIoU on the decoded boxes and distribution focal loss on the DFL logits.
 
-Both are computed densely over all anchors and weighted per anchor (zero for background), which
-avoids boolean indexing (a host sync on GPUs) and keeps shapes static for torch.compile.
+Both work on any leading shape and weight each box; the detection loss passes the foreground
+anchors only (F of them, a few per cent of all anchors), weighted by their soft class target.
 All boxes here are in stride units (grid cells of their own level), as the DFL bins are.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from turboyolo.ops.boxes import ciou
 def ciou_loss(pred_boxes: torch.Tensor, target_boxes: torch.Tensor, weights: torch.Tensor, normaliser: torch.Tensor) -> torch.Tensor:
     """sum over anchors of weight * (1 - CIoU) / normaliser.
 
-    pred_boxes, target_boxes (B, A, 4) xyxy; weights (B, A), zero for background (whose target
-    boxes must still be finite, non-degenerate boxes so that 0 * gradient stays 0).
+    pred_boxes, target_boxes (..., 4) xyxy; weights (...); a zero-weight box must still be finite and
+    non-degenerate, so that 0 * gradient stays 0.
     """
     return ((1.0 - ciou(pred_boxes, target_boxes)) * weights).sum() / normaliser
 
@@ -25,8 +25,8 @@ def distribution_focal_loss(
 ) -> torch.Tensor:
     """DFL (Li et al. 2020): cross-entropy towards the two bins around each continuous target.
 
-    dist_logits (B, A, 4 * reg_max); target_distances (B, A, 4) ltrb in stride units;
-    weights (B, A). A target t between bins i and i+1 gets weights (i+1-t) and (t-i) on them,
+    dist_logits (..., 4 * reg_max); target_distances (..., 4) ltrb in stride units;
+    weights (...). A target t between bins i and i+1 gets weights (i+1-t) and (t-i) on them,
     so the distribution's expectation is pulled to exactly t. Averaged over the 4 sides.
     """
     reg_max = dist_logits.shape[-1] // 4

@@ -9,6 +9,10 @@ each is normalised by the sum of the soft class targets and multiplied by its ga
 (box + cls + dfl) * batch size (the YOLOv8 convention: gradients scale with the batch, which the
 default learning rates assume); `components` is the detached (3,) tensor of the weighted
 [box, cls, dfl] terms, for logging.
+
+Cost (issue 13): nothing here is dense over batch x boxes x anchors. The assigner scores only the
+anchors inside each box, predictions are decoded for those alone, and the box terms run on the
+foreground anchors; the only dense work is the class logits' BCE and one gradient buffer.
 """
 from __future__ import annotations
 
@@ -17,10 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from turboyolo.config import default_of
-from turboyolo.loss.assigner import TaskAlignedAssigner
+from turboyolo.loss.anchor_grid import AnchorGrid
+from turboyolo.loss.assigner import Assignment, TaskAlignedAssigner
 from turboyolo.loss.box_loss import boxes_to_distances, ciou_loss, distribution_focal_loss
+from turboyolo.loss.foreground_rows import softplus_sum_and_rows
 from turboyolo.loss.targets import pad_targets
-from turboyolo.model.head import distances_to_boxes, expected_distances, flatten_maps, make_anchors
+from turboyolo.model.head import distances_to_boxes, expected_distances
 
 
 def unwrap_model(model: nn.Module) -> nn.Module:
@@ -45,6 +51,7 @@ class DetectionLoss:
         self.strides = [int(s) for s in detector.strides.tolist()]  # once, here, not per step
         self.gains = (float(box), float(cls), float(dfl))
         self.assigner = TaskAlignedAssigner(self.num_classes, topk=topk, alpha=alpha, beta=beta)
+        self._grids: dict = {}  # (feature sizes, device) -> AnchorGrid
 
     @classmethod
     def from_config(cls, model: nn.Module, cfg) -> "DetectionLoss":
@@ -56,38 +63,52 @@ class DetectionLoss:
         """raw_maps: per stride (B, 4*reg_max + nc, H/s, W/s), any float dtype;
         targets (N, 6) [batch_idx, cls, cx, cy, w, h] normalised to the input image (CPU preferred:
         see pad_targets). -> (loss scalar to backward, detached (3,) [box, cls, dfl])."""
-        device = raw_maps[0].device
         # the loss is always fp32 (bf16 logits lose too much in log-softmax / BCE sums)
-        with torch.autocast(device_type=device.type, enabled=False):
-            return self._compute([m.float() for m in raw_maps], targets)
+        with torch.autocast(device_type=raw_maps[0].device.type, enabled=False):
+            maps, grid = self._flatten(raw_maps)
+            return self._compute(maps, grid, self._assign(maps, grid, targets))
 
-    def _compute(self, raw_maps: list[torch.Tensor], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = raw_maps[0].shape[0]
-        device = raw_maps[0].device
-        sizes = [tuple(m.shape[-2:]) for m in raw_maps]
-        image_hw = (sizes[0][0] * self.strides[0], sizes[0][1] * self.strides[0])
+    def _flatten(self, raw_maps: list[torch.Tensor]) -> tuple[torch.Tensor, AnchorGrid]:
+        """-> (B, 4R + C, A) maps in their own dtype, levels concatenated, and the anchor grid of this
+        input size (built once per size). Only what the loss reads from them is made fp32: the dense
+        class logits and the rows of the candidate anchors, not a full fp32 copy of the maps."""
+        sizes = tuple(tuple(m.shape[-2:]) for m in raw_maps)
+        key = (sizes, raw_maps[0].device)
+        if key not in self._grids:
+            self._grids[key] = AnchorGrid(list(sizes), self.strides, raw_maps[0].device)
+        return torch.cat([m.flatten(2) for m in raw_maps], dim=2), self._grids[key]
 
-        flat = flatten_maps(raw_maps)  # (B, A, 4R + C)
-        dist_logits, cls_logits = flat.split((4 * self.reg_max, self.num_classes), dim=-1)
-        points, stride = make_anchors(sizes, self.strides, device)  # (A, 2) stride units, (A, 1) pixels
-        pred_boxes = distances_to_boxes(expected_distances(dist_logits, self.reg_max), points)  # stride units
+    def _decode(self, dist_logits: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """DFL logits (N, 4R) of N anchors at points (N, 2) -> predicted boxes (N, 4) xyxy in stride units."""
+        return distances_to_boxes(expected_distances(dist_logits, self.reg_max), points)
 
-        gt = pad_targets(targets, batch, image_hw, device)
-        assigned = self.assigner(
-            cls_logits.detach().sigmoid(), pred_boxes.detach() * stride, points * stride, gt.labels, gt.boxes, gt.mask
-        )
-        quality = assigned.scores.sum(dim=-1)  # (B, A): soft target of the assigned class, 0 for background
+    def _assign(self, maps: torch.Tensor, grid: AnchorGrid, targets: torch.Tensor) -> Assignment:
+        height, width = grid.feature_sizes[0]
+        gt = pad_targets(targets, maps.shape[0], (height * self.strides[0], width * self.strides[0]), maps.device)
+        found = self.assigner.candidates(grid, gt.labels, gt.boxes, gt.mask)
+        with torch.no_grad():  # predictions for the candidate pairs only
+            dist_logits = maps[found.image, :4 * self.reg_max, found.anchor].float()
+            pred_boxes = self._decode(dist_logits, grid.points[found.anchor]) * grid.stride[found.anchor]  # pixels
+            class_logits = maps[found.image, 4 * self.reg_max + found.labels, found.anchor].float()
+        return self.assigner.select(found, pred_boxes, class_logits.sigmoid())
+
+    def _compute(self, maps: torch.Tensor, grid: AnchorGrid, assigned: Assignment) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = maps.shape[0]
+        quality = assigned.quality  # (F,) soft target of the assigned class
         normaliser = quality.sum().clamp(min=1.0)
 
-        cls_loss = F.binary_cross_entropy_with_logits(cls_logits, assigned.scores, reduction="sum") / normaliser
+        # BCE(x, t) = softplus(x) - x * t: the dense part needs no target tensor, the t term is foreground only
+        softplus_sum, rows = softplus_sum_and_rows(maps, 4 * self.reg_max, assigned.image, assigned.anchor)
+        foreground_logits = rows[:, 4 * self.reg_max:].gather(1, assigned.labels[:, None]).squeeze(1)
+        cls_loss = (softplus_sum - (foreground_logits * quality).sum()) / normaliser
 
-        foreground = assigned.foreground[..., None]
-        # background anchors get a harmless unit box around their centre (weights are 0 there)
-        unit_box = torch.cat((points - 0.5, points + 0.5), dim=-1)
-        target_boxes = torch.where(foreground, assigned.boxes / stride, unit_box)
-        weights = quality * assigned.foreground  # (B, A)
-        box_loss = ciou_loss(pred_boxes, target_boxes, weights, normaliser)
-        dfl_loss = distribution_focal_loss(dist_logits, boxes_to_distances(target_boxes, points), weights, normaliser)
+        # box terms on the foreground anchors only (every other anchor has weight 0)
+        dist_logits = rows[:, :4 * self.reg_max]
+        points, stride = grid.points[assigned.anchor], grid.stride[assigned.anchor]  # (F, 2), (F, 1) px
+        pred_boxes = self._decode(dist_logits, points)  # stride units
+        target_boxes = assigned.boxes / stride
+        box_loss = ciou_loss(pred_boxes, target_boxes, quality, normaliser)
+        dfl_loss = distribution_focal_loss(dist_logits, boxes_to_distances(target_boxes, points), quality, normaliser)
 
         box_gain, cls_gain, dfl_gain = self.gains
         components = torch.stack((box_loss * box_gain, cls_loss * cls_gain, dfl_loss * dfl_gain))

@@ -20,6 +20,8 @@ MODEL_LABELS = {
     "params": "parameters", "gflops": "GFLOPs / image (inference)", "train_gflops_per_image": "training GFLOPs / image",
     "forward_s_per_batch": "forward s / batch (median)", "forward_backward_s_per_batch": "forward+backward s / batch (median)",
     "forward_images_per_s": "forward images/s", "forward_backward_images_per_s": "forward+backward images/s",
+    "loss_s_per_batch": "loss s / batch (forward+backward)", "loss_share": "loss share of a training step",
+    "model_only_images_per_s": "model-only step images/s (ceiling)", "step_images_per_s": "training step images/s (random input)",
     "train_images_per_s": "training images/s", "loader_images_per_s": "loader images/s (alone)",
     "peak_flops": "device peak FLOP/s (measured)", "achieved_train_flops": "achieved training FLOP/s",
     "peak_fraction": "fraction of peak (MFU)",
@@ -58,7 +60,7 @@ def bench_model_command(cfg) -> dict:
     figures = bench_model(cfg)
     print_figures(f"bench model={figures['model']} imgsz={figures['imgsz']} batch={figures['batch']} on "
                   f"{figures['device']} ({figures['threads']} threads, amp {figures['amp']}, "
-                  f"median of {figures['bench_steps']} steps; complexity at 80 classes)", figures, MODEL_LABELS)
+                  f"median of {figures['bench_steps']} steps, {figures['bench_boxes']} boxes/image; timings and complexity at 80 classes)", figures, MODEL_LABELS)
     print(f"training images/s from: {figures['train_source']}")
     if figures.get("loader_error"):
         print(f"loader not measured: {figures['loader_error']}")

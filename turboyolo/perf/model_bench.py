@@ -18,6 +18,7 @@ import time
 import torch
 
 from turboyolo.perf.flops import count_params, inference_flops_per_image, model_flops_utilization, train_flops_per_image
+from turboyolo.perf.loss_share import measure_loss_share
 
 PUBLISHED_CLASSES = 80
 WARMUP_STEPS = 2
@@ -41,25 +42,29 @@ def _median_seconds(fn, device: torch.device, steps: int) -> float:
     return statistics.median(times)
 
 
-def synthetic_targets(batch: int, device: torch.device, classes: int) -> torch.Tensor:
-    """Three boxes per image, (N, 6) [image_index, class, cx, cy, w, h] in 0..1 (like a real batch)."""
+def synthetic_targets(batch: int, device: torch.device, classes: int, boxes_per_image: int = 3) -> torch.Tensor:
+    """(N, 6) [image_index, class, cx, cy, w, h] in 0..1 (like a real batch). Crowded images get
+    smaller boxes (sides 0.05 .. 1/sqrt(boxes)): 55 per image is a BCCD mosaic's count and size."""
     generator = torch.Generator().manual_seed(0)
+    size_span = min(0.3, boxes_per_image ** -0.5 - 0.05)
     rows = []
     for index in range(batch):
-        for _ in range(3):
+        for _ in range(boxes_per_image):
             cx, cy = (0.2 + 0.6 * torch.rand(2, generator=generator)).tolist()
-            w, h = (0.05 + 0.3 * torch.rand(2, generator=generator)).tolist()
+            w, h = (0.05 + size_span * torch.rand(2, generator=generator)).tolist()
             rows.append([index, int(torch.randint(classes, (1,), generator=generator)), cx, cy, w, h])
     return torch.tensor(rows, dtype=torch.float32, device=device)
 
 
 def time_model(model, loss_fn, cfg, device: torch.device, amp_dtype, steps: int) -> dict:
-    """Forward (eval, no grad) and forward+backward (train, with loss) seconds per batch, medians."""
+    """Forward (eval, no grad) and forward+backward (train, with loss) seconds per batch, medians;
+    the loss's share of a training step and the model-only ceiling (perf/loss_share.py), with
+    `bench_boxes` boxes per image."""
     from turboyolo.engine.amp import autocast
 
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     images = torch.rand(cfg.batch, 3, cfg.imgsz, cfg.imgsz, device=device).to(memory_format=memory_format)
-    targets = synthetic_targets(cfg.batch, device, PUBLISHED_CLASSES)
+    targets = synthetic_targets(cfg.batch, device, PUBLISHED_CLASSES, boxes_per_image=cfg.bench_boxes)
 
     def forward():
         with torch.no_grad(), autocast(device, amp_dtype):
@@ -76,7 +81,10 @@ def time_model(model, loss_fn, cfg, device: torch.device, amp_dtype, steps: int)
     forward_s = _median_seconds(forward, device, steps)
     model.train()
     forward_backward_s = _median_seconds(forward_backward, device, steps)
-    return {"forward_s_per_batch": forward_s, "forward_backward_s_per_batch": forward_backward_s}
+    share = measure_loss_share(model, loss_fn, images, targets, device, amp_dtype, steps)
+    return {"forward_s_per_batch": forward_s, "forward_backward_s_per_batch": forward_backward_s,
+            "loss_s_per_batch": share["loss_s"], "loss_share": share["loss_share"],
+            "step_images_per_s": share["step_images_per_s"], "model_only_images_per_s": share["model_only_images_per_s"]}
 
 
 def train_images_per_s(cfg) -> dict:
@@ -171,7 +179,7 @@ def bench_model(cfg) -> dict:
     figures: dict = {
         "model": str(cfg.model), "imgsz": cfg.imgsz, "batch": cfg.batch, "device": str(device),
         "threads": torch.get_num_threads(), "amp": {None: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[amp_dtype],
-        "bench_steps": cfg.bench_steps,
+        "bench_steps": cfg.bench_steps, "bench_boxes": cfg.bench_boxes,
     }
     figures["params"] = count_params(model)
     figures["gflops"] = inference_flops_per_image(model, cfg.imgsz) / 1e9
