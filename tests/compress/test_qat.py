@@ -114,3 +114,13 @@ def test_qat_with_frozen_layers_is_a_one_line_config_error():
     model = build_model("n", 2).freeze(3)
     with pytest.raises(ConfigError, match="qat=true does not work with freeze=3"):
         prepare_qat(model)
+
+
+def test_a_block_trains_under_bf16_autocast():
+    fake = FakeQuantConvBnSiLU(lively_block()).train()
+    x = torch.rand(2, 4, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fake(x)
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out.float()).all()
+    out.float().sum().backward()
+    assert torch.isfinite(fake.conv.weight.grad).all() and fake.conv.weight.grad.abs().sum() > 0
