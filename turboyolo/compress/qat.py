@@ -50,7 +50,7 @@ class ObservedRange(nn.Module):
 
     Buffers (scalars, float so that the EMA averages them like the weights): low, high (the range), observed
     (batches seen). As onnxruntime does, the range is widened to hold 0 (zero is exact), scale = (high - low)
-    / 255, zero point = round(-low / scale).
+    / UINT8_MAX, zero point = round(-low / scale).
     """
 
     def __init__(self, momentum: float = RANGE_MOMENTUM):
