@@ -243,12 +243,10 @@ class Trainer:
             return last_metrics  # the last validation was of best.pt's weights (and wrote the plots)
         weights = None
         if s.env.is_main:
-            best = load_checkpoint(s.run_dir.weights / "best.pt")
-            if self.cfg.qat:
-                from turboyolo.compress.qat import qat_weights
+            from turboyolo.compress.qat import qat_weights
 
-                best["model"] = qat_weights(best)  # with the activation ranges best.pt was validated with
-            weights = best["model"]
+            best = load_checkpoint(s.run_dir.weights / "best.pt")
+            weights = qat_weights(best) if self.cfg.qat else best["model"]  # qat: with the ranges it was validated with
         weights = s.strategy.broadcast_object(weights)  # rank 0 wrote best.pt; every rank validates it
         model = self._eval_model()
         model.load_state_dict(weights)
