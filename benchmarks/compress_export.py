@@ -225,11 +225,11 @@ def main(argv: list[str]) -> int:
         qat_loss = base["mAP50-95"] - figures["int8 QAT"]["mAP50-95"]
         recovery = (loss - qat_loss) / loss if loss > 0 else None
         targets.update({"qat_mAP50-95_loss": qat_loss, "qat_recovery_of_ptq_loss": recovery,
-                        "qat_target_met": recovery is not None and recovery >= MIN_QAT_RECOVERY})
+                        "qat_target_met": None if recovery is None else recovery >= MIN_QAT_RECOVERY})
         print(f"int8 QAT vs fp32 ONNX: mAP50-95 {-qat_loss:+.4f}; recovers "
               + (f"{recovery:.0%}" if recovery is not None else "nothing (PTQ lost nothing)")
               + f" of PTQ's loss (target at least {MIN_QAT_RECOVERY:.0%}: "
-              f"{'met' if targets['qat_target_met'] else 'MISSED'})")
+              f"{ {True: 'met', False: 'MISSED', None: 'nothing to recover'}[targets['qat_target_met']]})")
     write_json(cfg.out, {
         "machine": machine, "load_average_before_after": [load_before[0], load_after[0]],
         "versions": {"torch": torch.__version__, "onnxruntime": __import__("onnxruntime").__version__},
