@@ -6,7 +6,7 @@
 
 The int8 QAT row (qat=true, or model= naming a finished `train qat=true` run's best.pt): the checkpoint is
 fine-tuned with `turboyolo train model=<weights> qat=true epochs=K` (SGD, lr0, no warm-up, into
-runs/bench/export/qat-train; rerunning reuses a finished one) and exported like the others; the
+runs/bench/export/qat-train; rerunning reuses one of the same weights) and exported like the others; the
 QAT target (recover at least half of PTQ's mAP50-95 loss against fp32 ONNX) is reported beside PTQ's.
 
 The checkpoint defaults to the one benchmarks/bccd.py trains; data= to the one it was trained on
@@ -76,8 +76,8 @@ def qat_checkpoint(weights: Path, cfg, imgsz: int) -> Path:
         return Path(cfg.model)
     run = WORK / "qat-train"
     best = run / "weights" / "best.pt"
-    if best.is_file() and (run / "weights" / "last.pt").is_file():
-        return best
+    if best.is_file() and load_checkpoint(best)["args"]["model"] == str(weights):
+        return best  # a finished fine-tune of these weights (a killed one left no best.pt, or an older one)
     epochs = cfg.epochs if "epochs" in cfg.given else QAT_EPOCHS
     lr0 = cfg.lr0 if "lr0" in cfg.given else QAT_LR0
     code = turboyolo(["train", f"model={weights}", "qat=true", f"data={cfg.data}", f"imgsz={imgsz}", f"epochs={epochs}",
