@@ -77,7 +77,7 @@ def qat_checkpoint(weights: Path, cfg, imgsz: int) -> Path:
     run = WORK / "qat-train"
     best = run / "weights" / "best.pt"
     if best.is_file() and load_checkpoint(best)["args"]["model"] == str(weights):
-        return best  # a finished fine-tune of these weights (a killed one left no best.pt, or an older one)
+        return best  # an earlier fine-tune of these weights (delete the folder to redo it)
     epochs = cfg.epochs if "epochs" in cfg.given else QAT_EPOCHS
     lr0 = cfg.lr0 if "lr0" in cfg.given else QAT_LR0
     code = turboyolo(["train", f"model={weights}", "qat=true", f"data={cfg.data}", f"imgsz={imgsz}", f"epochs={epochs}",
