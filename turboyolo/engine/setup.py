@@ -120,6 +120,12 @@ def build_training_setup(cfg) -> TrainingSetup:
     # model=best.pt starts a fresh run from those weights; a resumed run rebuilds its saved spec
     model = build_start_model(cfg.model if ckpt is None else ckpt["spec"], names, cfg.freeze,
                               verbose=env.is_main and cfg.verbose)
+    if cfg.qat:  # fake-quant modules before anything loads into the model or copies it (resume, EMA, DDP)
+        from turboyolo.compress.qat import prepare_qat
+
+        replaced = prepare_qat(model)
+        if env.is_main and cfg.verbose:
+            print(f"qat: {replaced} conv blocks fine-tune through int8 fake quantisation (BatchNorm folded and frozen)")
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(env.device, memory_format=memory_format)
 

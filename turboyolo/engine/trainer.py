@@ -245,7 +245,10 @@ class Trainer:
             return last_metrics  # the last validation was of best.pt's weights (and wrote the plots)
         weights = None
         if s.env.is_main:
-            weights = load_checkpoint(s.run_dir.weights / "best.pt")["model"]
+            from turboyolo.compress.qat import qat_weights
+
+            best = load_checkpoint(s.run_dir.weights / "best.pt")
+            weights = qat_weights(best) if self.cfg.qat else best["model"]  # qat: with the ranges it was validated with
         weights = s.strategy.broadcast_object(weights)  # rank 0 wrote best.pt; every rank validates it
         model = self._eval_model()
         model.load_state_dict(weights)
@@ -291,6 +294,10 @@ class Trainer:
                 "rng": capture_rng(), "world_size": s.env.world_size, **progress,
             },
         }
+        if self.cfg.qat:  # "model" stays a plain detector's weights: val, predict and export read it as any other
+            from turboyolo.compress.qat import QAT_KEY, split_ranges
+
+            ckpt["model"], ckpt[QAT_KEY] = split_ranges(ckpt["model"])
         # best.pt first: a kill between the two leaves the older last.pt, whose resume redoes this epoch;
         # the other order could leave a last.pt that names a best epoch best.pt never received
         if best:
