@@ -1,0 +1,45 @@
+"""Train the peer (Ultralytics) once; run by the throw-away venv's python, never imported by turboyolo.
+
+usage: <venv>/bin/python -I benchmarks/ultralytics_peer.py '<json spec>'
+spec: {"model": "yolov8n.yaml", "train": {model.train keyword arguments}, "events": PATH,
+       "torch_threads": 0 (stock: leave the peer's own choice) or N (tuned: set N through a callback)}
+
+Only public API is used (YOLO, add_callback, train). Every run, stock or tuned, gets the same stamping
+callbacks (a JSON line per epoch phase into `events`), so both are timed alike; they change nothing
+the peer computes.
+"""
+import json
+import sys
+import time
+
+
+def main(spec: dict) -> None:
+    import torch
+    from ultralytics import YOLO
+
+    events = open(spec["events"], "a")
+
+    def stamp(name):
+        def callback(trainer):
+            record = {"event": name, "epoch": trainer.epoch + 1, "time": time.time(),
+                      "torch_threads": torch.get_num_threads()}
+            events.write(json.dumps(record) + "\n")
+            events.flush()
+        return callback
+
+    model = YOLO(spec["model"])
+    for name in ("on_train_start", "on_train_epoch_start", "on_train_epoch_end", "on_fit_epoch_end"):
+        model.add_callback(name, stamp(name))
+    threads = int(spec["torch_threads"])
+    if threads:
+        def set_threads(trainer):
+            torch.set_num_threads(threads)
+        # before the model and data are set up, and again when training starts, in case set-up changed it
+        model.add_callback("on_pretrain_routine_start", set_threads)
+        model.add_callback("on_train_start", set_threads)
+    model.train(**spec["train"])
+    events.close()
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))
