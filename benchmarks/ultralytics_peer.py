@@ -21,7 +21,7 @@ def main(spec: dict) -> None:
 
     def stamp(name):
         def callback(trainer):
-            record = {"event": name, "epoch": trainer.epoch + 1, "time": time.time(),
+            record = {"event": name, "epoch": getattr(trainer, "epoch", -1) + 1, "time": time.time(),
                       "torch_threads": torch.get_num_threads()}
             events.write(json.dumps(record) + "\n")
             events.flush()
@@ -34,9 +34,10 @@ def main(spec: dict) -> None:
     if threads:
         def set_threads(trainer):
             torch.set_num_threads(threads)
-        # before the model and data are set up, and again when training starts, in case set-up changed it
-        model.add_callback("on_pretrain_routine_start", set_threads)
-        model.add_callback("on_train_start", set_threads)
+        # before the model and data are set up, and again when training or a validation starts, in case
+        # the peer's device set-up put its own count back (its final validation of best.pt does)
+        for name in ("on_pretrain_routine_start", "on_train_start", "on_val_start"):
+            model.add_callback(name, set_threads)
     model.train(**spec["train"])
     events.close()
 

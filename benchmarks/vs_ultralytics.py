@@ -39,7 +39,9 @@ from benchmarks.vs_ultralytics_report import (markdown_table, median_over_repeat
                                               read_peer, summarize_run)
 
 ROOT = Path(__file__).resolve().parents[1]
-BCCD = ROOT.parent / "shared" / "datasets" / "bccd" / "BCCD"
+# the checkout's shared/ data sits beside the repository (or beside the folder of worktrees)
+BCCD = next((p / "shared" / "datasets" / "bccd" / "BCCD" for p in ROOT.parents
+             if (p / "shared" / "datasets" / "bccd" / "BCCD").is_dir()), ROOT.parent / "shared" / "datasets" / "bccd" / "BCCD")
 RESULTS = ROOT / "benchmarks" / "results"
 PEER_SCRIPT = ROOT / "benchmarks" / "ultralytics_peer.py"
 CACHE = Path.home() / ".cache" / "turboyolo-bench"
@@ -83,10 +85,12 @@ def ensure_peer_venv(venv: Path, torch_index: str | None) -> tuple[Path, str]:
     elif torch_index:
         print(f"{urlparse(torch_index).hostname} does not resolve: torch comes from the default index")
     print("installing the peer:", " ".join(install), flush=True)
-    subprocess.run(install, check=True)
+    if subprocess.run(install).returncode != 0:
+        raise SystemExit(f"pip could not install the peer into {venv} (its message is above)")
     versions = peer_versions(python)
     if not versions:
-        failure = subprocess.run([str(python), "-I", "-c", PEER_IMPORT_CHECK], capture_output=True, text=True)
+        failure = subprocess.run([str(python), "-I", "-c", PEER_IMPORT_CHECK], capture_output=True, text=True,
+                                 env=peer_env(venv))
         raise SystemExit(f"the peer venv {venv} cannot train: {failure.stderr.strip().splitlines()[-1:]}; "
                          f"install a matching torch/torchvision pair into it ({python} -m pip install "
                          "torch==X torchvision==Y) and rerun")
@@ -106,8 +110,10 @@ def converted_bccd(source: Path, cache: Path) -> tuple[Path, Path, int]:
     ours_yaml = out / "data.yaml"
     if not ours_yaml.is_file():
         shutil.rmtree(out, ignore_errors=True)  # a conversion that did not finish (ours, inside the cache)
-        subprocess.run([sys.executable, "-m", "turboyolo", "convert", f"data={source}", "to=yolo", f"out={out}"],
-                       check=True, env=ours_env())
+        converted = subprocess.run([sys.executable, "-m", "turboyolo", "convert", f"data={source}", "to=yolo",
+                                    f"out={out}"], env=ours_env())
+        if converted.returncode != 0:
+            raise SystemExit(f"converting {source} failed (its message is above); pass the dataset with --data PATH")
     spec = yaml.safe_load(ours_yaml.read_text())
     peer_yaml = out / "ultralytics.yaml"  # the peer resolves relative splits against `path`
     peer_yaml.write_text(yaml.safe_dump({**spec, "path": str(out)}, sort_keys=False))
@@ -149,7 +155,7 @@ def run_once(trainer: str, repeat: int, args, data: dict[str, Path], train_image
     events.unlink(missing_ok=True)
     env = ours_env() if trainer == "ours" else peer_env(peer_python.parents[1])
     command = command_for(trainer, args, data, run_dir, peer_python)
-    print(f"[{trainer} #{repeat}] {' '.join(command[:4])} ... (log: {run_dir}.log)", flush=True)
+    print(f"[{trainer} #{repeat}] {' '.join(command[:3])} ... (log: {run_dir}.log)", flush=True)
     watched = run_watched(command, env, run_dir / "results.csv", Path(f"{run_dir}.log"), cwd=args.cache)
     if watched.returncode != 0:
         tail = Path(f"{run_dir}.log").read_text(errors="replace").strip().splitlines()[-5:]
@@ -201,6 +207,7 @@ def main(argv: list[str]) -> int:
     ours_yaml, peer_yaml, all_train_images = converted_bccd(args.data, args.cache)
     train_images = max(1, round(all_train_images * args.fraction))
     data = {"ours": ours_yaml, "peer": peer_yaml}
+    load_before = os.getloadavg()[0]  # other work on the machine skews every figure: say how much there was
     runs = {t: [] for t in trainers}
     for trainer, repeat in run_order(trainers, args.repeats):
         runs[trainer].append(run_once(trainer, repeat, args, data, train_images, peer_python))
@@ -212,6 +219,7 @@ def main(argv: list[str]) -> int:
         "settings": {"model": "n from scratch (yolov8n.yaml)", "imgsz": 416, "batch": 16, "epochs": args.epochs,
                      "workers": 2, "val_every_epochs": 1, "fraction": args.fraction, "train_images": train_images,
                      "repeats": args.repeats, "tuned_peer": f"torch threads {TUNED_TORCH_THREADS} (callback), cache=ram"},
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "summaries": summaries, "ratios_vs_tuned": ratios, "runs": runs,
     }
     header = [f"# turboyolo vs Ultralytics on BCCD ({result['date']})", "",
@@ -220,7 +228,12 @@ def main(argv: list[str]) -> int:
               f"- settings: model n from scratch, imgsz 416, batch 16, {args.epochs} epochs, val every epoch, "
               f"workers 2, {train_images} training images (fraction {args.fraction}), median of {args.repeats} "
               "alternated repeat(s)",
+              f"- load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
+              f"on {len(os.sched_getaffinity(0))} cores",
               f"- command: python -m benchmarks.vs_ultralytics {' '.join(argv)}".rstrip()]
+    if args.fraction < 1 or args.epochs < 25:
+        header.append("- a quick check of the harness (few epochs or images): not the comparison; "
+                      "time-to-accuracy rows need the 25-epoch run")
     table = markdown_table(summaries, ratios, header)
     print("\n" + table)
     args.output_stem.parent.mkdir(parents=True, exist_ok=True)
