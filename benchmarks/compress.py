@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         parser.error(f"--parts: unknown {sorted(unknown)}; choose from {sorted(PARTS)}")
     if "export" in parts:
-        compress_export.main([f"weights={args.weights}"])
+        compress_export.main([f"weights={args.weights}", "qat=true"])
     if "prune" in parts:
         compress_prune_distill.main(["--weights", args.weights])
     if "distill" in parts:
