@@ -42,7 +42,7 @@ def _median_seconds(fn, device: torch.device, steps: int) -> float:
     return statistics.median(times)
 
 
-def synthetic_targets(batch: int, device: torch.device, classes: int, boxes_per_image: int = 3) -> torch.Tensor:
+def synthetic_targets(batch: int, device: torch.device, classes: int, boxes_per_image: int) -> torch.Tensor:
     """(N, 6) [image_index, class, cx, cy, w, h] in 0..1 (like a real batch). Crowded images get
     smaller boxes (sides 0.05 .. 1/sqrt(boxes)): 55 per image is a BCCD mosaic's count and size."""
     generator = torch.Generator().manual_seed(0)
@@ -122,7 +122,7 @@ def random_input_steps(cfg) -> dict:
     runner = TrainStep(strategy, model, DetectionTask(DetectionLoss.from_config(model, cfg), device, None),
                        torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9), timer=timer)
     images = torch.rand(cfg.batch, 3, cfg.imgsz, cfg.imgsz, device=device)
-    targets = synthetic_targets(cfg.batch, device, cfg.nc)
+    targets = synthetic_targets(cfg.batch, device, cfg.nc, boxes_per_image=cfg.bench_boxes)
     for step in range(WARMUP_STEPS + cfg.bench_steps):
         if step == WARMUP_STEPS:
             timer.reset()
