@@ -154,7 +154,10 @@ class Trainer:
         row["epoch_s"] = time.perf_counter() - started
         row["images_per_s"] = timing.get("images_per_s", 0.0)
         row["images_per_s_per_rank"] = row["images_per_s"] / s.env.world_size
-        row["mfu"] = s.mfu_from(row["images_per_s_per_rank"])
+        dataset = s.train_loader.dataset
+        row["train_imgsz"] = dataset.train_input_size  # below imgsz in progressive resizing's early epochs
+        # the FLOPs per image are counted at imgsz; a smaller input does fewer, about in proportion to its pixels
+        row["mfu"] = s.mfu_from(row["images_per_s_per_rank"] * (dataset.train_input_size / dataset.input_size) ** 2)
         for key in ("data_wait_share", "exposed_comm_share"):
             row[key] = timing.get(key, 0.0)
         for phase in ("data", "h2d", "forward", "backward", "optimizer", "other"):
