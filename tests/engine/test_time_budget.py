@@ -149,3 +149,25 @@ def test_time_running_out_inside_the_first_epoch_ends_it_cleanly(tiny_data, tmp_
     rows = _rows(tmp_path)
     assert len(rows) == 1 and rows[0]["mAP50"] != "" and summary["stop_reason"] == ""
     assert (tmp_path / "run" / "weights" / "best.pt").is_file() and (tmp_path / "run" / "weights" / "last.pt").is_file()
+
+
+@pytest.mark.slow
+def test_killed_time_run_resumes_with_its_budget_and_plans_with_what_is_left(tiny_data, tmp_path, virtual_time):
+    from turboyolo.config import build_config
+    from turboyolo.engine.trainer import Trainer
+
+    class Killed(RuntimeError):
+        pass
+
+    def kill(trainer):
+        raise Killed
+
+    virtual_time["per_step"] = 30.0  # 60 s epochs against 180 s: three planned after the first epoch
+    with pytest.raises(Killed):
+        Trainer(_cfg(tiny_data, tmp_path, time=0.05),
+                callbacks={"on_optimizer_step": [virtual_time["callback"]], "on_epoch_end": [kill]}).fit()
+    virtual_time["now"], virtual_time["per_step"] = 0.0, 60.0  # the resumed session is slower: 120 s epochs
+    summary = Trainer(build_config(dict(resume=str(tmp_path / "run"), verbose=False, workers=0)),  # time= from last.pt
+                      callbacks={"on_optimizer_step": [virtual_time["callback"]]}).fit()
+    # 60 s before the kill + 120 s for the second epoch use the 180 s: the plan shrinks from 3 epochs to 2
+    assert summary["stop_reason"] == "" and len(_rows(tmp_path)) == 2
