@@ -5,7 +5,7 @@ share and the phase split of the last epoch, seconds per epoch (train and val ap
 Without CUDA it says so, writes {"cuda": false, ...} and exits 0.
 
 usage: python3 benchmarks/gpu_check.py [--out DIR] [--epochs 3] [--data PATH] [--batch 32] [--runs compile=false,compile=true]
-       (--device cpu --imgsz 64 --data synthetic: a dry run of this script on a machine without a GPU)
+       (--device cpu --imgsz 64 --data synthetic --set fraction=0.1: a dry run on a machine without a GPU)
 """
 from __future__ import annotations
 
@@ -77,6 +77,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", default="compile=false,compile=true", help="comma-separated key=value, one run each")
     parser.add_argument("--device", default="0")
     parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other train key, for every run")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -99,8 +100,9 @@ def main(argv: list[str]) -> int:
             key, value = run.split("=")
             print(f"\n=== {run} ===", flush=True)
             try:
-                result["runs"][run] = train_once(data, project, run.replace("=", "_"), args.epochs, args.batch, {key: value},
-                                                 args.device, args.imgsz)
+                extra = dict(pair.split("=", 1) for pair in args.set)
+                result["runs"][run] = train_once(data, project, run.replace("=", "_"), args.epochs, args.batch,
+                                                 {**extra, key: value}, args.device, args.imgsz)
             except Exception as err:  # one failing variant (e.g. compile without a compiler) must not hide the other
                 result["runs"][run] = {"error": f"{type(err).__name__}: {err}"}
                 print(f"gpu_check: {run} failed: {type(err).__name__}: {err}", flush=True)

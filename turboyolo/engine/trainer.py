@@ -151,9 +151,11 @@ class Trainer:
             if self.stopped_mid_epoch:  # max_bad_steps: this epoch did not finish
                 return {"samples_in_epoch": (i + 1) * s.derived.global_batch, "loss_sum": loss_sum.tolist(),
                         "batches": seen}
-            if step_now and self.budget.enabled and state.step % BUDGET_CHECK_EVERY == 0 and self._budget_runs_out(
-                    epoch, (time.perf_counter() - started) / (i + 1 - done_before) * batches):
-                break  # the budget ends inside this epoch: it becomes the last (validated, saved as usual)
+            if step_now and self.budget.enabled and state.step % BUDGET_CHECK_EVERY == 0:
+                batch_s = (time.perf_counter() - started) / (i + 1 - done_before)
+                to_next_check = min(BUDGET_CHECK_EVERY * hyper["micro_steps_per_step"], batches - i - 1)  # or epoch end
+                if self._budget_runs_out(epoch, batch_s * batches, next_check_s=batch_s * to_next_check):
+                    break  # the budget ends before the next check: this epoch becomes the last (validated, saved)
             if state.stop_reason or (cfg.max_steps and state.step >= cfg.max_steps):
                 state.stop_reason = state.stop_reason or f"max_steps={cfg.max_steps} reached"
                 break
@@ -193,16 +195,16 @@ class Trainer:
                 validated=lambda e, n: bool(s.val_loader) and ((e + 1) % cfg.val_period == 0 or e == n - 1))
         self._set_epochs(s.strategy.broadcast_object(planned))
 
-    def _budget_runs_out(self, epoch: int, epoch_estimate_s: float) -> bool:
-        """Mid-epoch: whether the time left no longer covers this epoch's validation and best.pt's; if so the
-        epoch becomes the last. epoch_estimate_s: this epoch's training time at its current pace."""
+    def _budget_runs_out(self, epoch: int, epoch_estimate_s: float, next_check_s: float) -> bool:
+        """Mid-epoch: whether the time left no longer covers the steps to the next check, this epoch's validation
+        and best.pt's; if so the epoch becomes the last. epoch_estimate_s: this epoch's training time at its pace."""
         s = self.setup
         out = None
         if s.env.is_main:
             row = {"epoch_s": epoch_estimate_s, "train_imgsz": s.train_loader.dataset.train_input_size}
             cost = measured_cost(s.state.history + [row], s.train_loader.dataset.input_size,
                                  len(s.train_loader.dataset), len(s.val_records) if s.val_loader else 0)
-            out = self.budget.runs_out(2 * cost.val_s)
+            out = self.budget.runs_out(next_check_s + 2 * cost.val_s)
         out = s.strategy.broadcast_object(out)
         if out:
             self.budget.spent = True
