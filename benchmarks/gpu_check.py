@@ -49,7 +49,8 @@ def machine() -> dict:
 def train_once(data: str, project: Path, name: str, epochs: int, batch: int, extra: dict, device: str, imgsz: int) -> dict:
     settings = dict(data=data, model="n", imgsz=imgsz, batch=batch, epochs=epochs, workers=min(8, (os.cpu_count() or 2) - 1),
                     cache="ram", device=device, amp="auto", project=str(project), name=name, exist_ok=True, plots=False,
-                    close_mosaic=0, verbose=True, **extra)
+                    close_mosaic=0, verbose=True)
+    settings.update(extra)  # --set and the run's own key win
     started = time.perf_counter()
     summary = Trainer(build_config(settings)).fit()
     total_s = time.perf_counter() - started
@@ -82,6 +83,8 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(), "runs": {}}
+    path = out / "gpu_check.json"
+    save = lambda: path.write_text(json.dumps(result, indent=2) + "\n")  # noqa: E731  (after every run: a timeout keeps what ran)
     if args.device != "cpu" and not result["machine"]["cuda"]:
         print(f"gpu_check: no CUDA device here (torch {torch.__version__}, torch.cuda.is_available() is False): "
               "GPU training check skipped")
@@ -106,9 +109,9 @@ def main(argv: list[str]) -> int:
             except Exception as err:  # one failing variant (e.g. compile without a compiler) must not hide the other
                 result["runs"][run] = {"error": f"{type(err).__name__}: {err}"}
                 print(f"gpu_check: {run} failed: {type(err).__name__}: {err}", flush=True)
+            save()
         _print_table(result)
-    path = out / "gpu_check.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    save()
     print(f"wrote {path}")
     return 0
 

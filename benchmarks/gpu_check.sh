@@ -27,13 +27,13 @@ PYEOF
 
 tests_rc=0
 if "$PY" -c "import pytest" 2>/dev/null; then
-    timeout 200 "$PY" -m pytest -q -m gpu -rs -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu_tests.txt"
+    timeout 120 "$PY" -m pytest -q -m gpu -rs -p no:cacheprovider tests 2>&1 | tee "$OUT/gpu_tests.txt"
     tests_rc=${PIPESTATUS[0]}
 else
     echo "gpu_check: pytest is not installed here: gpu tests not run (see the header of this script)" | tee "$OUT/gpu_tests.txt"
 fi
 
-timeout 360 "$PY" benchmarks/gpu_check.py --out "$OUT" "$@"
+timeout 330 "$PY" benchmarks/gpu_check.py --out "$OUT" "$@"
 bench_rc=$?
 echo "gpu_check: tests rc=$tests_rc, training rc=$bench_rc, $(( $(date +%s) - started )) s in all"
 [ "$tests_rc" -eq 0 ] || [ "$tests_rc" -eq 5 ] || exit "$tests_rc"
