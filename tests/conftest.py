@@ -18,3 +18,8 @@ def pytest_collection_modifyitems(config, items):
                  if item.get_closest_marker("dist") and not item.path.name.endswith("_integration.py")]
     if misplaced:
         raise pytest.UsageError("@pytest.mark.dist tests belong in a test_*_integration.py file: " + ", ".join(misplaced))
+    if not torch.cuda.is_available():  # `gpu` tests skip cleanly here; benchmarks/gpu_check.sh runs them on a GPU
+        no_cuda = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+        for item in items:
+            if item.get_closest_marker("gpu"):
+                item.add_marker(no_cuda)

@@ -126,3 +126,13 @@ def test_learns_synthetic_shapes(tmp_path):
                             project=str(tmp_path), name="learn", verbose=False, plots=False, val_period=12))
     summary = Trainer(cfg).fit()
     assert summary["mAP50"] >= 0.5, summary
+
+
+def test_progressive_resizing_trains_small_then_validates_and_ends_at_imgsz(tiny_data, tmp_path):
+    summary = Trainer(tiny_cfg(tiny_data, tmp_path, imgsz=128, epochs=3, progressive=0.67, progressive_min=0.5,
+                               close_mosaic=1)).fit()
+    rows = list(csv.DictReader((tmp_path / "run" / "results.csv").open()))
+    assert [int(r["train_imgsz"]) for r in rows] == [64, 96, 128]
+    assert all(r["mAP50"] != "" for r in rows)  # validated every epoch (at imgsz: the val loader has no ramp)
+    assert float(rows[0]["mfu"]) <= 1.0  # MFU counts the small inputs' FLOPs, not imgsz's
+    assert summary["stop_reason"] == ""

@@ -25,7 +25,6 @@ VALUES: dict[str, dict[str, str]] = {
 ELSEWHERE: dict[str, str] = {
     "save_period": "use save_period_steps=N (it counts optimizer steps, not epochs)",
     "rect": "use rect_val=true (validation batched by shape; training batches are always square)",
-    "time": "use epochs=N or max_steps=N",
     "lr": "use lr0=",
     "hyp": "use cfg=FILE.yaml (any keys, hyperparameters included)",
     "single_cls": "not supported: relabel the dataset to one class",

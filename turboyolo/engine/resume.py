@@ -94,9 +94,12 @@ def load_resume_checkpoint(cfg, path: Path, verbose: bool) -> dict:
     if stopped:
         raise RunFinished(f"run {path.parent.parent} stopped early ({stopped}) after {done_epochs} epochs; "
                           f"start a new run from its weights with model={path}")
-    if done_epochs >= cfg.epochs and not mid_epoch:
+    # a time= run's epochs are its last plan; a new time= given with resume plans again from what it leaves
+    new_budget = cfg.time > 0 and "time" in overridden
+    if done_epochs >= cfg.epochs and not mid_epoch and not new_budget:
+        hint = "a larger time=" if cfg.time > 0 else "a larger epochs="
         raise RunFinished(f"run {path.parent.parent} is finished ({done_epochs}/{cfg.epochs} epochs); "
-                          f"to train it further pass a larger epochs= with resume")
+                          f"to train it further pass {hint} with resume")
     return ckpt
 
 

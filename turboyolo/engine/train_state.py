@@ -21,12 +21,13 @@ class TrainState:
     history: list = field(default_factory=list)  # one scalar row per finished epoch (results.csv is written from it)
     epoch_partial: dict = field(default_factory=dict)  # loss sums of `epoch`'s batches before a mid-epoch checkpoint
     stop_reason: str = ""  # why a run ended early for good (patience, max_steps); "" while it may go on
+    train_time_s: float = 0.0  # wall seconds the run has trained, summed over its sessions up to this checkpoint (time=)
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "samples_in_epoch": self.samples_in_epoch, "step": self.step,
                 "iteration": self.iteration, "best_fitness": self.best_fitness, "best_epoch": self.best_epoch,
                 "history": [dict(row) for row in self.history], "epoch_partial": dict(self.epoch_partial),
-                "stop_reason": self.stop_reason}
+                "stop_reason": self.stop_reason, "train_time_s": self.train_time_s}
 
     def load_state_dict(self, state: dict, epoch: int, step: int) -> None:
         """state: a checkpoint's train_state; epoch, step: the checkpoint's top-level epoch and step."""
@@ -37,3 +38,4 @@ class TrainState:
         self.history = [dict(row) for row in state.get("history", [])][: self.epoch]
         self.epoch_partial = dict(state.get("epoch_partial") or {})
         self.stop_reason = str(state.get("stop_reason", ""))
+        self.train_time_s = float(state.get("train_time_s", 0.0))

@@ -7,6 +7,7 @@ What moves forward as the run goes (position, best so far, history) is the Train
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 
@@ -21,11 +22,14 @@ from turboyolo.engine.progress import EpochProgress
 from turboyolo.engine.resume import RunFinished
 from turboyolo.engine.setup import TrainingSetup, build_training_setup
 from turboyolo.engine.task_factory import build_task
+from turboyolo.engine.time_budget import TimeBudget, measured_cost
 from turboyolo.engine.train_step import DetectionTask, TrainStep
 from turboyolo.engine.validator import validate
 
 # Losses are read on the host only every this many micro-steps (each read is a device sync).
 LOG_EVERY = 10
+# time=: inside an epoch the budget is checked every this many optimizer steps (rank 0 decides, a broadcast)
+BUDGET_CHECK_EVERY = 5
 
 
 class Trainer:
@@ -47,6 +51,7 @@ class Trainer:
         self._epochs_logged = 0  # by this process (the diagnosis follows its first epoch)
         self.final_metrics: dict = {}  # best.pt validated at the end
         self._last_validation: tuple[int, dict] = (-1, {})  # (epoch, metrics) of this process's latest validation
+        self.budget = TimeBudget(cfg.time)  # time=; fit() starts its clock again
 
     @property
     def state(self):
@@ -58,6 +63,7 @@ class Trainer:
 
     # --- phases ------------------------------------------------------------------------------
     def fit(self) -> dict:
+        self.budget = TimeBudget(self.cfg.time)  # the budget counts the whole run, setup included
         try:
             self.setup = s = build_training_setup(self.cfg)
         except RunFinished as done:
@@ -76,12 +82,17 @@ class Trainer:
                 write_data_plots(s.run_dir.path, s.train_loader.dataset.records, s.names, s.train_loader.dataset,
                                  s.state.epoch, self.cfg.epochs)
             self._run("on_train_start")
+            self.budget.continue_run(self.cfg.time, s.state.train_time_s)
+            if self.budget.enabled and s.state.history:  # a resumed run plans with what is left
+                self.plan_epochs(s.state.epoch, s.state.history)
             epoch = s.state.epoch
             while epoch < self.cfg.epochs and not s.state.stop_reason:
                 row = self.train_epoch(epoch)
                 if self.stopped_mid_epoch:  # saved where it stopped (a resume continues there), no row
                     self.save_checkpoint(epoch, row.pop("samples_in_epoch"), metrics={}, partial=row)
                     break
+                if self.budget.enabled:  # before validating: this epoch may be the last that fits
+                    self.plan_epochs(epoch + 1, s.state.history + [row])
                 row.update(self.maybe_validate(epoch))
                 self.after_epoch(epoch, row)
                 epoch += 1
@@ -142,6 +153,11 @@ class Trainer:
             if self.stopped_mid_epoch:  # max_bad_steps: this epoch did not finish
                 return {"samples_in_epoch": (i + 1) * s.derived.global_batch, "loss_sum": loss_sum.tolist(),
                         "batches": seen}
+            if step_now and self.budget.enabled and state.step % BUDGET_CHECK_EVERY == 0:
+                batch_s = (time.perf_counter() - started) / (i + 1 - done_before)
+                to_next_check = min(BUDGET_CHECK_EVERY * hyper["micro_steps_per_step"], batches - i - 1)  # or epoch end
+                if self._budget_runs_out(epoch, batch_s * batches, next_check_s=batch_s * to_next_check):
+                    break  # the budget ends before the next check: this epoch becomes the last (validated, saved)
             if state.stop_reason or (cfg.max_steps and state.step >= cfg.max_steps):
                 state.stop_reason = state.stop_reason or f"max_steps={cfg.max_steps} reached"
                 break
@@ -156,12 +172,54 @@ class Trainer:
         row["epoch_s"] = time.perf_counter() - started
         row["images_per_s"] = timing.get("images_per_s", 0.0)
         row["images_per_s_per_rank"] = row["images_per_s"] / s.env.world_size
-        row["mfu"] = s.mfu_from(row["images_per_s_per_rank"])
+        dataset = s.train_loader.dataset
+        row["train_imgsz"] = dataset.train_input_size  # below imgsz in progressive resizing's early epochs
+        # the FLOPs per image are counted at imgsz; a smaller input does fewer, about in proportion to its pixels
+        row["mfu"] = s.mfu_from(row["images_per_s_per_rank"] * (dataset.train_input_size / dataset.input_size) ** 2)
         for key in ("data_wait_share", "exposed_comm_share"):
             row[key] = timing.get(key, 0.0)
         for phase in ("data", "h2d", "forward", "backward", "optimizer", "other"):
             row[f"{phase}_s"] = timing.get(f"{phase}_s", 0.0)
         return row
+
+    # --- time budget (time=) -----------------------------------------------------------------
+    def plan_epochs(self, done: int, rows: list[dict]) -> None:
+        """Make `epochs` the most that fit in the time left (rows: results so far, newest last); rank 0 decides."""
+        s, cfg = self.setup, self.cfg
+        planned = None
+        if s.env.is_main:
+            dataset = s.train_loader.dataset
+            cost = measured_cost(rows, dataset.input_size, len(dataset), len(s.val_records) if s.val_loader else 0)
+            planned = self.budget.plan(
+                done, cost,
+                pixel_share=lambda e, n: dataset.progressive.pixel_share(e, n, dataset.input_size, dataset.stride,
+                                                                         dataset.close_mosaic),
+                validated=lambda e, n: bool(s.val_loader) and ((e + 1) % cfg.val_period == 0 or e == n - 1))
+        self._set_epochs(s.strategy.broadcast_object(planned))
+
+    def _budget_runs_out(self, epoch: int, epoch_estimate_s: float, next_check_s: float) -> bool:
+        """Mid-epoch: whether the time left no longer covers the steps to the next check, this epoch's validation
+        and best.pt's; if so the epoch becomes the last. epoch_estimate_s: this epoch's training time at its pace."""
+        s = self.setup
+        out = None
+        if s.env.is_main:
+            row = {"epoch_s": epoch_estimate_s, "train_imgsz": s.train_loader.dataset.train_input_size}
+            cost = measured_cost(s.state.history + [row], s.train_loader.dataset.input_size,
+                                 len(s.train_loader.dataset), len(s.val_records) if s.val_loader else 0)
+            out = self.budget.runs_out(next_check_s + 2 * cost.val_s)
+        out = s.strategy.broadcast_object(out)
+        if out:
+            self.budget.spent = True
+            self._set_epochs(epoch + 1)
+        return out
+
+    def _set_epochs(self, epochs: int) -> None:
+        """The run's length (time= re-plans it): the loop, close_mosaic, the LR decay and the last validation follow."""
+        s, cfg = self.setup, self.cfg
+        if epochs != cfg.epochs and s.env.is_main and cfg.verbose:
+            print(f"time={cfg.time:g}h: {epochs} epochs planned ({self.budget.remaining_s() / 60:.1f} min left)")
+        cfg.epochs = epochs
+        s.schedule = dataclasses.replace(s.schedule, epochs=epochs)
 
     def _optimizer_step(self, buffers: BufferSnapshot) -> None:
         state = self.setup.state
@@ -280,6 +338,7 @@ class Trainer:
         if not s.env.is_main:
             return
         weights = s.ema.module.state_dict() if s.ema is not None else model_state
+        s.state.train_time_s = self.budget.elapsed_s()
         progress = s.state.state_dict()
         progress.update(epoch=epoch, samples_in_epoch=samples_in_epoch, epoch_partial=partial or {})
         ckpt = {
