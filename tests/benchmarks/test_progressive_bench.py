@@ -13,7 +13,7 @@ def test_progressive_benchmark_compares_arms_and_writes_json(tmp_path):
     import progressive as bench  # benchmarks/progressive.py
     from turboyolo.data.synth import generate_synthetic
 
-    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=4, imgsz=64, classes=2, seed=1)
+    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=4, imgsz=64, nc=2, seed=1)
     out = tmp_path / "progressive.json"
     assert bench.main([f"data={data}", "imgsz=64", "batch=8", "epochs=2", "workers=0", "cache=none", "close_mosaic=0",
                        "amp=off", "verbose=false", f"project={tmp_path}", "progressive=0.5", "target=0.0",

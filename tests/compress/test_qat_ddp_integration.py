@@ -33,7 +33,7 @@ def test_two_ranks_fine_tune_with_qat_under_bf16(tmp_path):
     cmd = [sys.executable, "-m", "turboyolo", "train", *TINY_RUN, f"model={start_path}", f"project={tmp_path / 'runs'}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    assert "ddp on 2 x cpu" in done.stdout and "fine-tune through int8 fake quantisation" in done.stdout
+    assert "2 processes on cpu (ddp)" in done.stdout and "fine-tune through int8 fake quantisation" in done.stdout
     last = torch.load(next((tmp_path / "runs").iterdir()) / "weights" / "last.pt", weights_only=True)
     assert last["step"] == 4 and last["train_state"]["world_size"] == 2
     ranges = last[QAT_KEY]

@@ -39,7 +39,7 @@ def runs(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
     root = tmp_path_factory.mktemp("qat")
-    data = str(generate_synthetic(root / "data", n_train=16, n_val=8, imgsz=IMGSZ, classes=2, seed=2))
+    data = str(generate_synthetic(root / "data", n_train=16, n_val=8, imgsz=IMGSZ, nc=2, seed=2))
     spec = load_spec("n")
     spec["scales"], spec["scale"] = {"t": [0.33, 0.125, 1024]}, "t"  # a thinner n: the test is about the flow
     torch.manual_seed(0)

@@ -56,9 +56,9 @@ def main() -> None:
     last = project / "run" / "weights" / "last.pt"
     if last.is_file():
         cfg = build_config(dict(resume=str(last), verbose=False, workers=0))
-    else:
+    else:  # killed before its first checkpoint: start again in the same folder (exist_ok), as a user would
         cfg = build_config(dict(data=data, model="n", imgsz=64, batch=4, nbs=4, epochs=EPOCHS, workers=0, cache="ram",
-                                project=str(project), name="run", verbose=False, plots=False, amp="off",
+                                project=str(project), name="run", exist_ok=True, verbose=False, plots=False, amp="off",
                                 close_mosaic=1, warmup_epochs=0.5, save_period_steps=2))
     summary = trainer_lib.Trainer(cfg).fit()
     print("STOP", summary.get("stop_reason", ""))

@@ -76,7 +76,7 @@ def test_missing_or_unknown_weights_say_where_to_get_them(tmp_path):
 def test_train_from_a_yolov8_checkpoint_end_to_end(yolov8n, tmp_path, capsys):
     from turboyolo.data.synth import generate_synthetic
 
-    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=4, imgsz=64, classes=2, seed=5)
+    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=4, imgsz=64, nc=2, seed=5)
     path, theirs = yolov8n
     code = main(["train", f"data={data}", f"model={path}", "epochs=1", "imgsz=64", "batch=8", "workers=0",
                  "cache=none", f"project={tmp_path / 'runs'}", "plots=false"])

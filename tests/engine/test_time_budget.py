@@ -69,7 +69,7 @@ def test_measured_cost_scales_small_epochs_to_imgsz_and_estimates_validation():
 def tiny_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
-    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=16, n_val=8, imgsz=96, classes=2, seed=1))
+    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=16, n_val=8, imgsz=96, nc=2, seed=1))
 
 
 @pytest.fixture

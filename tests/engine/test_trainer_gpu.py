@@ -13,7 +13,7 @@ pytestmark = pytest.mark.gpu
 def tiny_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
-    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=32, n_val=8, imgsz=128, classes=2, seed=1))
+    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=32, n_val=8, imgsz=128, nc=2, seed=1))
 
 
 @pytest.mark.parametrize("amp", ["fp16", "bf16"])

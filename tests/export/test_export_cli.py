@@ -160,7 +160,7 @@ def test_an_export_that_differs_from_pytorch_is_an_error_and_not_kept(trained, t
     monkeypatch.setattr(onnx_export, "eval_model", mistranslated)
     assert main(["export", f"weights={weights}", "simplify=false"]) == 1
     out, err = capsys.readouterr()
-    assert "checking on synthetic images (data=" in out  # the copy is away from its data: still checked
+    assert "from the checkpoint: data=" in out  # the checkpoint names its data by absolute path: found from a copy
     err = err.strip()
     assert len(err.splitlines()) == 1 and "differs from PyTorch's" in err and "not kept" in err
     assert (tmp_path / "best.onnx").read_bytes() == b"an earlier export"

@@ -11,7 +11,7 @@ from turboyolo.model.spec import load_spec
 def tiny_data(tmp_path_factory):
     from turboyolo.data.synth import generate_synthetic
 
-    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=16, n_val=8, imgsz=64, classes=2, seed=1))
+    return str(generate_synthetic(tmp_path_factory.mktemp("synth"), n_train=16, n_val=8, imgsz=64, nc=2, seed=1))
 
 
 @pytest.fixture(scope="session")
