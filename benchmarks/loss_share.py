@@ -1,8 +1,8 @@
 """The loss's share of a training step, before (the frozen pre-issue-13 loss) and after, bf16 and fp32.
 
-    PYTHONPATH=$PWD python benchmarks/loss_share.py            # batch 16, 416 px, 55 boxes/image, model n
-    PYTHONPATH=$PWD python benchmarks/loss_share.py --batch 4 --imgsz 160 --rounds 3   # a quick look
-    PYTHONPATH=$PWD python benchmarks/loss_share.py --threads 1 --clock cpu   # on a crowded machine
+    python benchmarks/loss_share.py            # batch 16, 416 px, 55 boxes/image, model n
+    python benchmarks/loss_share.py --batch 4 --imgsz 160 --rounds 3   # a quick look
+    python benchmarks/loss_share.py --threads 1 --clock cpu   # on a crowded machine
 
 Per precision and loss: the loss alone (forward + backward on fixed maps), a full training step and
 the model-only step (no loss; the maps get a fixed gradient), each the median of --rounds taken in
@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import argparse
 import socket
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from tests.loss.frozen_loss_v0 import FrozenDetectionLoss
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the frozen old loss lives under tests/
+
+from tests.loss.frozen_loss_v0 import FrozenDetectionLoss  # noqa: E402
 from turboyolo.loss import DetectionLoss
 from turboyolo.model import build_model
 from turboyolo.perf.hardware import machine_key
