@@ -112,3 +112,17 @@ def test_a_trial_whose_process_died_runs_again(tmp_path):
     assert counted_trials(study) == 1  # the dead one does not count, its queued copy not yet
     again = study.ask()  # the next trial asked for is the dead one's point
     assert again.suggest_float("lr0", 1e-3, 1e-2) == dead.params["lr0"]
+
+
+def test_the_median_pruner_spares_the_first_epoch():
+    from turboyolo.tune.study import make_pruner
+
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("median", epochs=4))
+    for value in (0.9, 0.8):
+        study.add_trial(optuna.trial.create_trial(
+            params={}, distributions={}, value=value, intermediate_values={1: value, 2: value, 3: value}))
+    trial = study.ask()
+    trial.report(0.0, step=1)
+    assert not trial.should_prune()  # epoch 1 of a from-scratch run says little
+    trial.report(0.0, step=2)
+    assert trial.should_prune()
