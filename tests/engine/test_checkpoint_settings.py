@@ -111,16 +111,11 @@ def test_a_saved_setting_the_schema_refuses_is_one_clear_error_in_predict_too(tm
 @pytest.fixture(scope="module")
 def relative_run(tmp_path_factory):
     """A one-epoch run trained as a user would: `train data=data/data.yaml` from its own folder."""
-    from tests.engine.test_val_cli import write_big_boxes
-    from turboyolo.cli import main
+    from tests.engine.test_val_cli import train_here
 
     work = tmp_path_factory.mktemp("relative-run")
-    write_big_boxes(work / "data", {"train": 4, "val": 4})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(work)
-        assert main(["train", "data=data/data.yaml", "imgsz=64", "epochs=1", "batch=4", "workers=0", "cache=none",
-                     "amp=off", "plots=false", "verbose=false", "val=false", "mosaic=0"]) == 0
-    return work, work / "runs" / "train" / "exp" / "weights" / "last.pt"
+    run = train_here(work, {"train": 4, "val": 4}, "imgsz=64", "epochs=1", "batch=4", "cache=none", "val=false", "mosaic=0")
+    return work, run / "weights" / "last.pt"
 
 
 @pytest.mark.slow

@@ -48,18 +48,24 @@ def write_big_boxes(root: Path, counts: dict[str, int], seed: int = 0) -> Path:
     return root / "data.yaml"
 
 
+def train_here(workdir: Path, counts: dict[str, int], *words: str) -> Path:
+    """Train the way a user would: big-box data written under workdir/data, `train data=data/data.yaml ...`
+    run from workdir itself (a relative data path). Returns the run folder."""
+    write_big_boxes(workdir / "data", counts)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(workdir)
+        assert main(["train", "data=data/data.yaml", "workers=0", "amp=off", "plots=false", "verbose=false", *words]) == 0
+    return workdir / "runs" / "train" / "exp"
+
+
+TWO_EPOCHS = (f"imgsz={TRAIN_IMGSZ}", "epochs=2", "batch=8", "warmup_epochs=0.5", "close_mosaic=1")
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A run trained the way a user would: relative data path, from its own working folder."""
     workdir = tmp_path_factory.mktemp("trained-here")
-    write_big_boxes(workdir / "data", {"train": 8, "val": 60})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(workdir)
-        code = main(["train", "data=data/data.yaml", f"imgsz={TRAIN_IMGSZ}", "epochs=2", "batch=8", "workers=0",
-                     "amp=off", "plots=false", "verbose=false", "warmup_epochs=0.5", "close_mosaic=1"])
-    assert code == 0
-    run = workdir / "runs" / "train" / "exp"
-    return workdir, run
+    return workdir, train_here(workdir, {"train": 8, "val": 60}, *TWO_EPOCHS)
 
 
 def best_epoch_row(run: Path) -> dict:

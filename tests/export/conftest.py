@@ -14,7 +14,7 @@ import io
 import pytest
 import torch
 
-from tests.engine.test_val_cli import write_big_boxes
+from tests.engine.test_val_cli import TWO_EPOCHS, train_here
 from turboyolo.cli import main
 from turboyolo.engine.checkpoint import atomic_save
 from turboyolo.engine.predictor import letterbox_batch
@@ -35,14 +35,8 @@ def export(*words: str) -> str:
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
     """best.pt of a 2-epoch run (relative data path, trained from its own folder)."""
-    workdir = tmp_path_factory.mktemp("export-trained")
-    write_big_boxes(workdir / "data", {"train": 8, "val": 60})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(workdir)
-        code = main(["train", "data=data/data.yaml", f"imgsz={TRAIN_IMGSZ}", "epochs=2", "batch=8", "workers=0",
-                     "amp=off", "plots=false", "verbose=false", "warmup_epochs=0.5", "close_mosaic=1"])
-    assert code == 0
-    return workdir / "runs" / "train" / "exp" / "weights" / "best.pt"
+    run = train_here(tmp_path_factory.mktemp("export-trained"), {"train": 8, "val": 60}, *TWO_EPOCHS)
+    return run / "weights" / "best.pt"
 
 
 @pytest.fixture(scope="session")
