@@ -46,7 +46,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 PEER_SCRIPT = ROOT / "benchmarks" / "ultralytics_peer.py"
 CACHE = Path.home() / ".cache" / "turboyolo-bench"
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
-TRAINERS = ("ours", "stock", "tuned")
+# ours-fp32: our defaults at amp=off, the equal-precision comparison with the peer (which trains in fp32 on CPU)
+TRAINERS = ("ours", "ours-fp32", "stock", "tuned")
+OURS_EXTRA = {"ours": [], "ours-fp32": ["amp=off"]}
 TUNED_TORCH_THREADS = 2
 # checks that the peer venv can train and validate (torchvision's compiled ops load beside its torch)
 PEER_IMPORT_CHECK = ("import torch, torchvision, ultralytics; "
@@ -128,10 +130,11 @@ def ours_env() -> dict:
 
 
 def command_for(trainer: str, args, data: dict[str, Path], run_dir: Path, peer_python: Path | None) -> list[str]:
-    if trainer == "ours":  # its defaults (amp=auto, cache=ram, threads=usable cores ...) beside the shared settings
+    if trainer in OURS_EXTRA:  # its defaults (amp=auto, cache=ram, threads=usable cores ...) beside the shared settings
         return [sys.executable, "-m", "turboyolo", "train", f"data={data['ours']}", "model=n", "imgsz=416",
                 "batch=16", f"epochs={args.epochs}", "workers=2", "val_period=1", f"fraction={args.fraction}",
-                f"project={run_dir.parent}", f"name={run_dir.name}", "exist_ok=True", "device=cpu"]
+                f"project={run_dir.parent}", f"name={run_dir.name}", "exist_ok=True", "device=cpu",
+                *OURS_EXTRA[trainer]]
     train = {"data": str(data["peer"]), "imgsz": 416, "batch": 16, "epochs": args.epochs, "workers": 2,
              "val": True, "fraction": args.fraction, "device": "cpu", "project": str(run_dir.parent),
              "name": run_dir.name, "exist_ok": True}
@@ -142,9 +145,11 @@ def command_for(trainer: str, args, data: dict[str, Path], run_dir: Path, peer_p
     return [str(peer_python), "-I", str(PEER_SCRIPT), json.dumps(spec)]
 
 
-def run_order(trainers: list[str], repeats: int) -> list[tuple[str, int]]:
-    """(trainer, repeat) in the order they run: A B C A B C, so drift over time falls on every trainer alike."""
-    return [(trainer, repeat) for repeat in range(1, repeats + 1) for trainer in trainers]
+def run_order(trainers: list[str], repeats: int, once: frozenset = frozenset()) -> list[tuple[str, int]]:
+    """(trainer, repeat) in the order they run: A B C A B C, so drift over time falls on every trainer alike;
+    a trainer in `once` runs in the first round only (the slow stock peer, for context)."""
+    return [(trainer, repeat) for repeat in range(1, repeats + 1) for trainer in trainers
+            if repeat == 1 or trainer not in once]
 
 
 def run_once(trainer: str, repeat: int, args, data: dict[str, Path], train_images: int,
@@ -153,14 +158,14 @@ def run_once(trainer: str, repeat: int, args, data: dict[str, Path], train_image
     events = run_dir.parent / f"{run_dir.name}.events.jsonl"
     shutil.rmtree(run_dir, ignore_errors=True)  # the harness's own run folder from an earlier call
     events.unlink(missing_ok=True)
-    env = ours_env() if trainer == "ours" else peer_env(peer_python.parents[1])
+    env = ours_env() if trainer in OURS_EXTRA else peer_env(peer_python.parents[1])
     command = command_for(trainer, args, data, run_dir, peer_python)
     print(f"[{trainer} #{repeat}] {' '.join(command[:3])} ... (log: {run_dir}.log)", flush=True)
     watched = run_watched(command, env, run_dir / "results.csv", Path(f"{run_dir}.log"), cwd=args.cache)
     if watched.returncode != 0:
         tail = Path(f"{run_dir}.log").read_text(errors="replace").strip().splitlines()[-5:]
         raise SystemExit(f"{trainer} exited with {watched.returncode}; last lines of {run_dir}.log:\n" + "\n".join(tail))
-    rows = read_ours(run_dir / "results.csv") if trainer == "ours" else read_peer(run_dir / "results.csv", events)
+    rows = read_ours(run_dir / "results.csv") if trainer in OURS_EXTRA else read_peer(run_dir / "results.csv", events)
     summary = summarize_run(rows, watched.row_seen_s, train_images, watched.wall_s,
                             watched.peak_rss_bytes, watched.peak_pss_bytes)
     print(f"[{trainer} #{repeat}] {watched.wall_s:.0f} s, {summary['epochs']} epochs, "
@@ -187,6 +192,8 @@ def parse_args(argv: list[str]):
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--repeats", type=int, default=1, help="runs per trainer, alternated A B C A B C")
     parser.add_argument("--only", choices=TRAINERS, action="append", help="run only these trainers (repeatable)")
+    parser.add_argument("--once", choices=TRAINERS, action="append", default=[],
+                        help="run this trainer in the first round only (repeatable)")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training images (quick checks)")
     parser.add_argument("--data", type=Path, default=BCCD, help="BCCD (or any dataset turboyolo reads)")
     parser.add_argument("--cache", type=Path, default=CACHE, help="converted data, run folders, logs")
@@ -202,14 +209,14 @@ def main(argv: list[str]) -> int:
     trainers = [t for t in TRAINERS if t in (args.only or TRAINERS)]
     args.cache.mkdir(parents=True, exist_ok=True)
     peer_python, peer_version = (None, None)
-    if set(trainers) - {"ours"}:
+    if set(trainers) - set(OURS_EXTRA):
         peer_python, peer_version = ensure_peer_venv(args.peer_venv.resolve(), args.torch_index or None)
     ours_yaml, peer_yaml, all_train_images = converted_bccd(args.data, args.cache)
     train_images = max(1, round(all_train_images * args.fraction))
     data = {"ours": ours_yaml, "peer": peer_yaml}
     load_before = os.getloadavg()[0]  # other work on the machine skews every figure: say how much there was
     runs = {t: [] for t in trainers}
-    for trainer, repeat in run_order(trainers, args.repeats):
+    for trainer, repeat in run_order(trainers, args.repeats, frozenset(args.once)):
         runs[trainer].append(run_once(trainer, repeat, args, data, train_images, peer_python))
     summaries = {t: median_over_repeats([r["summary"] for r in runs[t]]) for t in trainers}
     ratios = {t: ratios_against(summaries[t], summaries["tuned"]) for t in trainers if "tuned" in summaries and t != "tuned"}
@@ -218,16 +225,16 @@ def main(argv: list[str]) -> int:
         "peer": f"ultralytics torch torchvision = {peer_version}" if peer_version else None,
         "settings": {"model": "n from scratch (yolov8n.yaml)", "imgsz": 416, "batch": 16, "epochs": args.epochs,
                      "workers": 2, "val_every_epochs": 1, "fraction": args.fraction, "train_images": train_images,
-                     "repeats": args.repeats, "tuned_peer": f"torch threads {TUNED_TORCH_THREADS} (callback), cache=ram"},
+                     "repeats": args.repeats, "first_round_only": args.once, "tuned_peer": f"torch threads {TUNED_TORCH_THREADS} (callback), cache=ram"},
         "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
         "summaries": summaries, "ratios_vs_tuned": ratios, "runs": runs,
     }
     header = [f"# turboyolo vs Ultralytics on BCCD ({result['date']})", "",
-              f"- machine: {result['machine']}", f"- ours: {result['ours']} (defaults)",
+              f"- machine: {result['machine']}", f"- ours: {result['ours']} (defaults; ours-fp32 = defaults + amp=off)",
               f"- peer: {result['peer'] or 'not run'}; stock, and tuned = {result['settings']['tuned_peer']}",
               f"- settings: model n from scratch, imgsz 416, batch 16, {args.epochs} epochs, val every epoch, "
               f"workers 2, {train_images} training images (fraction {args.fraction}), median of {args.repeats} "
-              "alternated repeat(s)",
+              "alternated repeat(s)" + (f" ({', '.join(args.once)}: first round only)" if args.once else ""),
               f"- load average (1 min) before / after: {load_before:.1f} / {os.getloadavg()[0]:.1f} "
               f"on {len(os.sched_getaffinity(0))} cores",
               f"- command: python -m benchmarks.vs_ultralytics {' '.join(argv)}".rstrip()]

@@ -94,3 +94,20 @@ def test_ratios_read_times_better_than_the_tuned_peer():
 def test_repeats_alternate_the_trainers():
     assert run_order(["ours", "stock", "tuned"], 2) == [("ours", 1), ("stock", 1), ("tuned", 1),
                                                        ("ours", 2), ("stock", 2), ("tuned", 2)]
+
+
+def test_a_first_round_only_trainer_runs_once():
+    assert run_order(["ours", "stock", "tuned"], 2, frozenset({"stock"})) == [
+        ("ours", 1), ("stock", 1), ("tuned", 1), ("ours", 2), ("tuned", 2)]
+
+
+def test_the_fp32_arm_is_our_default_command_at_amp_off(tmp_path):
+    from types import SimpleNamespace
+
+    from benchmarks.vs_ultralytics import command_for
+    args = SimpleNamespace(epochs=3, fraction=1.0)
+    data = {"ours": tmp_path / "data.yaml", "peer": tmp_path / "peer.yaml"}
+    default = command_for("ours", args, data, tmp_path / "ours-1", None)
+    fp32 = command_for("ours-fp32", args, data, tmp_path / "ours-fp32-1", None)
+    assert "amp=off" in fp32 and "amp=off" not in default
+    assert [a for a in fp32 if not a.startswith(("name=", "amp="))] == [a for a in default if not a.startswith("name=")]
