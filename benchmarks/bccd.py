@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import platform
 import statistics
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from turboyolo.config import build_config, split_overrides
 from turboyolo.engine.trainer import Trainer
+from turboyolo.perf.hardware import describe_machine
 
 BCCD = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "bccd" / "BCCD"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
               f"{100 * float(r['data_wait_share']):>5.0f}% {float(r.get('mAP50') or 0):>7.3f} {float(r.get('mAP50-95') or 0):>9.3f}")
     epoch_s = [float(r["epoch_s"]) for r in rows]
     result = {
-        "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
+        "machine": describe_machine(),
         "settings": settings, "epochs": len(rows), "total_s": total_s,
         "median_epoch_s": statistics.median(epoch_s), "median_images_per_s": statistics.median(float(r["images_per_s"]) for r in rows),
         "final_mAP50": float(rows[-1].get("mAP50") or 0), "final_mAP50-95": float(rows[-1].get("mAP50-95") or 0),

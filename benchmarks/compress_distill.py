@@ -25,18 +25,12 @@ import torch
 
 from turboyolo.config import build_config
 from turboyolo.engine.trainer import Trainer
+from turboyolo.perf.hardware import describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BCCD = ROOT.parent / "shared" / "datasets" / "bccd" / "BCCD"
 STUDENT = {"model": "n", "imgsz": 416, "batch": 16, "workers": 2, "cache": "ram", "close_mosaic": 10, "exist_ok": True}
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def train(project: Path, name: str, **keys) -> Path:
@@ -88,7 +82,7 @@ def main(argv: list[str]) -> int:
         figures["teacher_extra_s_per_epoch"] = figures["median_train_epoch_s"] - students["plain"]["median_train_epoch_s"]
         students[f"distill={weight:g} distill_t={temperature:g}"] = figures
 
-    machine = f"{cpu_name()}, {torch.get_num_threads()} threads"
+    machine = f"{describe_machine()}, {torch.get_num_threads()} threads"
     print(f"\nstudent n, {args.epochs} epochs from scratch on {Path(args.data).name} (val split), teacher {teacher}; {machine}")
     print(f"{'student':<26} {'mAP50':>6} {'mAP50-95':>8} {'best 50-95':>10} {'s/epoch':>8} {'teacher +s':>10}")
     for label, row in students.items():

@@ -24,7 +24,6 @@ onnxruntime's; its mAP is not scored, as val runs onnxruntime).
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -44,7 +43,7 @@ from turboyolo.engine.val_cli import validate_weights
 from turboyolo.engine.weights import load_weights
 from turboyolo.export.onnx_runtime import OnnxDetector
 from turboyolo.export.verify import output_difference
-from turboyolo.perf.hardware import _cpu_model
+from turboyolo.perf.hardware import describe_machine
 from turboyolo.perf.report import print_table, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,7 +204,7 @@ def main(argv: list[str]) -> int:
         rows.append([label, cell(f.get("mAP50"), ".4f"), cell(f.get("mAP50-95"), ".4f"), cell(f.get("file_mb"), ".1f"),
                      f"{f['ms_batch1_1t']:.1f}", f"{f['ms_batch1_2t']:.1f}",
                      f"{f[f'images_per_s_batch{THROUGHPUT_BATCH}_2t']:.1f}", f"{f['speedup_vs_fp32_onnx_1t']:.2f}x"])
-    machine = f"{_cpu_model()}, {len(os.sched_getaffinity(0))} cores ({platform.node()})"
+    machine = describe_machine()
     load_after = os.getloadavg()
     print_table(f"BCCD {cfg.split}, model {weights}, imgsz {imgsz}; {machine}; load average "
                 f"{load_before[0]:.1f} -> {load_after[0]:.1f}",

@@ -33,18 +33,12 @@ from turboyolo.cli import main as turboyolo
 from turboyolo.config import build_config
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.engine.trainer import Trainer
+from turboyolo.perf.hardware import describe_machine
 from turboyolo.model.build import build_model
 from turboyolo.perf.flops import count_params, inference_flops_per_image
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def val_map(weights: Path, data: str) -> tuple[float, float]:
@@ -156,7 +150,7 @@ def main(argv: list[str]) -> int:
         row["cpu_ms_per_img"] = latency[label]
     reference_ms = rows["unpruned"]["cpu_ms_per_img"]
 
-    machine = f"{cpu_name()}, {torch.get_num_threads()} thread(s) for latency"
+    machine = f"{describe_machine()}, {torch.get_num_threads()} thread(s) for latency"
     print(f"\n{Path(args.data).name} val split ({args.method} pruning, imgsz {args.imgsz}); {machine}")
     print(f"{'model':<22} {'params M':>8} {'GFLOPs':>7} {'ms/img':>7} {'speed-up':>8} {'mAP50':>6} {'mAP50-95':>8}")
     for label, row in rows.items():

@@ -75,6 +75,8 @@ def _batches(cfg, rank: int, world: int, data: str, count: int) -> list:
 
 def _trainable(model, cfg):
     """The trainer's own TrainStep around `model` (plain or DDP-wrapped), with its loss and optimizer."""
+    import torch
+
     from turboyolo.distributed.env import DistEnv
     from turboyolo.distributed.strategy import Strategy
     from turboyolo.engine.optim import build_optimizer

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from turboyolo.config import build_config, split_overrides  # noqa: E402
 from turboyolo.engine.trainer import Trainer  # noqa: E402
-from turboyolo.perf.hardware import _cpu_model  # noqa: E402
+from turboyolo.perf.hardware import describe_machine  # noqa: E402
 
 BCCD = ROOT.parent / "shared" / "datasets" / "bccd" / "BCCD"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
             print(f"\n=== {name} (repeat {repeat + 1}/{repeats}) ===", flush=True)
             runs[name].append(run_arm(arms[name], f"progressive_bench_{name}", target))
     result = {
-        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{_cpu_model()}, {__import__('os').cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d %H:%M"), "machine": describe_machine(),
         "target_mAP50": target, "settings": settings, "ramp": ramp, "repeats": repeats,
         "median": {name: {key: _median([r[key] for r in arm_runs])
                           for key in ("time_to_target_s", "total_s", "final_mAP50", "final_mAP50-95", "best_mAP50-95")}

@@ -11,7 +11,6 @@ which must agree closely: rect only trims grey padding. Writes benchmarks/result
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from turboyolo.distributed.strategy import Strategy
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.engine.checkpoint_settings import adopt_checkpoint_settings
 from turboyolo.engine.validator import validate
+from turboyolo.perf.hardware import describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "rect_val.json"
@@ -91,8 +91,7 @@ def main() -> int:
                      f"{f['input_megapixels']:.1f}", f"{f['mAP50']:.4f}", f"{f['mAP50-95']:.4f}"])
     print_table("validation pass (prediction + NMS + metrics), median seconds",
                 ["setting", "seconds", "images/s", "speedup", "batches", "input Mpx", "mAP50", "mAP50-95"], rows)
-    write_json(RESULTS, {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-                                    f"{torch.get_num_threads()} threads", "weights": str(args.weights),
+    write_json(RESULTS, {"machine": f"{describe_machine()}, {torch.get_num_threads()} threads", "weights": str(args.weights),
                          "split": args.split, "images": len(records), "imgsz": cfg.imgsz, "batch": args.batch,
                          "settings": figures})
     print(f"wrote {RESULTS}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BCCD = ROOT.parent / "shared" / "datasets" / "bccd" / "BCCD"
 RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))  # run as a script from the checkout
+from turboyolo.perf.hardware import describe_machine  # noqa: E402
 SETTINGS = ["model=n", "imgsz=416", "batch=16", "workers=2", "cache=ram"]
 
 
@@ -68,7 +69,7 @@ def main(argv: list[str]) -> int:
         baseline = final_row(project / "default-final")
 
     states = [t["state"] for t in trials]
-    result = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}", "args": vars(args),
+    result = {"machine": describe_machine(), "args": vars(args),
               "tune_minutes": tune_min, "trials": len(trials), "complete": states.count("complete"),
               "pruned": states.count("pruned"), "best_yaml": best.read_text(), "default": baseline, "tuned": tuned}
     print(f"\ntuning: {tune_min:.0f} min, {len(trials)} trials ({result['complete']} complete, {result['pruned']} pruned)")

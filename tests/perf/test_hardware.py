@@ -34,3 +34,14 @@ def test_machine_key_depends_on_threads():
         assert hardware.machine_key("cpu") != key_one
     finally:
         torch.set_num_threads(before)
+
+
+def test_describe_machine_names_processor_cores_and_torch(monkeypatch):
+    import os
+
+    import torch
+    monkeypatch.setattr(hardware, "cpu_model", lambda: "Test CPU 9000")
+    line = hardware.describe_machine()
+    assert line.startswith("Test CPU 9000, ")
+    assert f"{len(os.sched_getaffinity(0))} usable cores" in line
+    assert line.endswith(f"torch {torch.__version__}")

@@ -24,7 +24,8 @@ from turboyolo.paths import cache_root
 CACHE_FILE = "hardware.json"
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The processor's name as the OS reports it (the 'model name' of /proc/cpuinfo on Linux)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -34,13 +35,30 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def describe_machine() -> str:
+    """One line naming the machine a benchmark figure was measured on: processor, usable cores, the bf16
+    instructions that decide amp=auto, torch version. Every benchmark writes this line with its results."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        flags = ""
+    extras = [flag for flag in ("avx512_bf16", "amx_bf16") if f" {flag}" in flags]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    line = f"{cpu_model()}, {cores} usable cores"
+    if extras:
+        line += ", " + ", ".join(extras)
+    if torch.cuda.is_available():
+        line += f", {torch.cuda.get_device_name(0)}"
+    return f"{line}; torch {torch.__version__}"
+
+
 def machine_key(device: torch.device | str) -> str:
     """What the measured ceilings depend on: host, processor, torch version, thread count."""
     device = torch.device(device)
     if device.type == "cuda":
         chip = torch.cuda.get_device_name(device)
     else:
-        chip = _cpu_model()
+        chip = cpu_model()
     return f"{socket.gethostname()}|{device.type}|{chip}|torch {torch.__version__}|threads {torch.get_num_threads()}"
 
 
