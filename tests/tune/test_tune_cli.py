@@ -77,6 +77,8 @@ def test_time_budget_stops_the_running_trial_and_starts_no_other(tune_words, tmp
     took = time.perf_counter() - started
     table = rows(tmp_path / "runs" / "study")
     assert len(table) == 1 and table[0]["state"] == "pruned"  # cut short: not a full run's value
+    # optimizer=auto picks AdamW at 0.01 / (4 + classes) for a short run: the baseline trains that rate
+    assert table[0]["baseline"] == "yes" and float(table[0]["lr0"]) == pytest.approx(0.01 / 6, rel=1e-3)
     assert "stopped: the tuning time budget ran out" in log
     assert 0 < int(table[0]["epochs_reported"]) < 50
     assert took < 60  # 50 epochs would take minutes
@@ -126,3 +128,21 @@ def test_the_median_pruner_spares_the_first_epoch():
     assert not trial.should_prune()  # epoch 1 of a from-scratch run says little
     trial.report(0.0, step=2)
     assert trial.should_prune()
+
+
+def test_a_new_study_first_trains_the_configured_values_clamped_into_the_space(tmp_path):
+    from turboyolo.tune.space import Param, configured_values
+    from turboyolo.tune.study import BASELINE_ATTR, enqueue_baseline, open_study
+
+    cfg = build_config({"lr0": 0.05, "momentum": 0.9, "optimizer": "sgd"})
+    params = [Param("lr0", 2e-4, 2e-2, log=True), Param("momentum", 0.7, 0.98),
+              Param("optimizer", choices=("adamw", "sgd")), Param("batch", choices=(8, 32))]
+    values = configured_values(params, cfg)
+    assert values == {"lr0": 2e-2, "momentum": 0.9, "optimizer": "sgd"}  # lr0 clamped; batch 16 is no choice
+    assert configured_values(params, cfg, {"lr0": 0.001})["lr0"] == 0.001  # what the trainer picks itself
+    study = open_study(str(tmp_path / "s.journal"), "s", "tpe", "none", epochs=3, seed=0)
+    assert enqueue_baseline(study, values) and not enqueue_baseline(study, values)  # once, into a new study
+    first = study.ask()
+    assert first.suggest_float("lr0", 2e-4, 2e-2, log=True) == pytest.approx(2e-2)
+    assert first.suggest_categorical("optimizer", ["adamw", "sgd"]) == "sgd"
+    assert study.trials[0].user_attrs[BASELINE_ATTR] is True

@@ -22,6 +22,16 @@ def resolve_optimizer(name: str, total_steps: int, num_classes: int, lr0: float,
     return "adamw", lr0 if lr0_given else round(0.01 / (4 + num_classes), 6)
 
 
+def planned_optimizer(cfg, train_images: int, num_classes: int, world_size: int = 1) -> tuple[str, float]:
+    """(optimizer, base LR at the nominal batch) that a run of `cfg` on `train_images` images will use."""
+    from turboyolo.config.derived import derive
+
+    probe = derive(cfg, world_size)
+    batches_per_epoch = max(1, -(-train_images // probe.global_batch))
+    total_steps = cfg.epochs * batches_per_epoch // probe.micro_steps_per_step
+    return resolve_optimizer(cfg.optimizer, total_steps, num_classes, cfg.lr0, "lr0" in cfg.given)
+
+
 def parameter_groups(model: nn.Module) -> tuple[list, list, list]:
     """(weights with decay, norm weights, biases): decay only on conv/linear weights."""
     decay, norm, bias = [], [], []

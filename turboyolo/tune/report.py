@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from turboyolo.tune.study import RUN_DIR_ATTR
+from turboyolo.tune.study import BASELINE_ATTR, RUN_DIR_ATTR, baseline_trial
 
 PLOTS = {  # file -> Optuna's matplotlib plot (no browser, no plotly)
     "tune_history.png": "plot_optimization_history",
@@ -27,7 +27,8 @@ def trial_rows(study) -> list[dict]:
         last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
         value = t.value if t.value is not None else last
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete and t.datetime_start else None
-        rows.append({"trial": t.number, "state": t.state.name.lower(),
+        rows.append({"trial": t.number, "baseline": "yes" if t.user_attrs.get(BASELINE_ATTR) else "",
+                     "state": t.state.name.lower(),
                      "fitness": "" if value is None else f"{value:.5f}",
                      "epochs_reported": len(t.intermediate_values),
                      "seconds": "" if seconds is None else f"{seconds:.1f}",
@@ -87,6 +88,10 @@ def write_report(study, folder: Path, cfg, tuned: set[str]) -> Path | None:
     best = study.best_trial
     header = (f"# turboyolo tune: best of study {study.study_name!r}, trial {best.number}, fitness {best.value:.5f}\n"
               f"# (fitness = 0.1 mAP50 + 0.9 mAP50-95 on the val split); train with: turboyolo train cfg=best.yaml\n")
+    baseline = baseline_trial(study)
+    if baseline is not None:
+        header += (f"# baseline (the configured values, trial {baseline.number}): fitness {baseline.value:.5f}"
+                   + (" = the best\n" if baseline.number == best.number else "\n"))
     path = folder / "best.yaml"
     tmp = path.with_name(".best.yaml.tmp")
     tmp.write_text(header + yaml.safe_dump(best_config(study, cfg, tuned, TUNE_KEYS), sort_keys=False))

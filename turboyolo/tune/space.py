@@ -135,3 +135,19 @@ def suggest(trial, params: list[Param]) -> dict:
         else:
             values[p.key] = trial.suggest_float(p.key, p.low, p.high, log=p.log)
     return values
+
+
+def configured_values(params: list[Param], cfg, resolved: dict | None = None) -> dict:
+    """The values `cfg` (defaults, cfg= file, command line) gives the tuned keys, each clamped into its range;
+    `resolved` holds values the trainer would pick itself (optimizer=auto's lr0). A key whose value is not one
+    of its choices is left out (the sampler draws it). The study's first trial trains these, so every study
+    measures how far tuning moved from the configuration it started at."""
+    values = {}
+    for p in params:
+        value = (resolved or {}).get(p.key, cfg[p.key])
+        if p.choices is not None:
+            if value in p.choices:
+                values[p.key] = value
+        else:
+            values[p.key] = min(max(value, p.low), p.high)
+    return values

@@ -21,6 +21,7 @@ STALE_AFTER_S = 60
 
 RUN_DIR_ATTR = "run_dir"
 DIED_ATTR = "died"  # a failed trial whose process died: its parameters were queued again, it does not count
+BASELINE_ATTR = "baseline"  # the trial of the configured values (the study's first)
 
 
 def make_sampler(name: str, seed: int):
@@ -104,3 +105,18 @@ def counted_trials(study) -> int:
     """Trials that count toward trials=N: every trial but those whose process died (they run again)."""
     return sum(1 for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(DIED_ATTR)
                and t.state.name != "WAITING")
+
+
+def enqueue_baseline(study, values: dict) -> bool:
+    """Queue the configured values as the first trial of a new study; returns whether it was queued.
+    Two processes starting one study together queue it once (Optuna skips a queued duplicate)."""
+    if study.trials:
+        return False
+    study.enqueue_trial(values, user_attrs={BASELINE_ATTR: True}, skip_if_exists=True)
+    return True
+
+
+def baseline_trial(study):
+    """The study's completed baseline trial, or None."""
+    return next((t for t in study.get_trials(deepcopy=False) if t.user_attrs.get(BASELINE_ATTR)
+                 and t.state.name == "COMPLETE"), None)

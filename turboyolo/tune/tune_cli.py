@@ -26,6 +26,18 @@ def trial_config(cfg, params: dict, folder: Path):
                          "verbose": False})
 
 
+def trainer_picked(cfg, params) -> dict:
+    """Tuned keys whose configured value the trainer picks itself: optimizer=auto chooses lr0 by run length
+    and class count unless lr0 is given (a trial's sampled lr0 counts as given)."""
+    if cfg.optimizer != "auto" or "lr0" in cfg.given or "lr0" not in {p.key for p in params}:
+        return {}
+    from turboyolo.data.formats import load_dataset
+    from turboyolo.engine.optim import planned_optimizer
+
+    data = load_dataset(cfg.data, cfg.cache_dir, verbose=False, difficult=cfg.difficult)
+    return {"lr0": planned_optimizer(cfg, len(data.split("train")), len(data.names))[1]}
+
+
 def estimate_trial_s(study) -> float | None:
     """How long a whole trial takes: the longest completed one (None before the first completes)."""
     from optuna.trial import TrialState
@@ -42,8 +54,9 @@ def run(cfg, positional=None) -> int:
     from optuna.trial import TrialState
 
     from turboyolo.tune.report import write_report
-    from turboyolo.tune.space import load_space, suggest
-    from turboyolo.tune.study import RUN_DIR_ATTR, TrialLock, counted_trials, open_study, recover_dead_trials
+    from turboyolo.tune.space import configured_values, load_space, suggest
+    from turboyolo.tune.study import (RUN_DIR_ATTR, TrialLock, baseline_trial, counted_trials, enqueue_baseline,
+                                      open_study, recover_dead_trials)
     from turboyolo.tune.trial_run import PRUNED, TrialReporter, run_trial
 
     if cfg.resume:
@@ -67,6 +80,9 @@ def run(cfg, positional=None) -> int:
               + (f", {cfg.time:g} h budget" if deadline else "") + f", sampler {cfg.sampler}, pruner {cfg.pruner}")
         print("tuning " + ", ".join(p.describe() for p in params)
               + (f"; fixed by you: {', '.join(fixed)}" if fixed else ""))
+    if not study.trials and enqueue_baseline(study, configured_values(params, cfg, trainer_picked(cfg, params))) \
+            and cfg.verbose:
+        print("trial 0 trains your configured values (the baseline the study is measured against)")
     recovered = recover_dead_trials(study)
     if recovered and cfg.verbose:
         print(f"trial(s) {recovered} died with their process: marked failed, their parameters queued again")
@@ -123,6 +139,11 @@ def run(cfg, positional=None) -> int:
             best = study.best_trial
             print(f"\nbest: trial {best.number}, fitness {best.value:.4f}: "
                   + ", ".join(f"{k}={_short(v)}" for k, v in best.params.items()))
+            baseline = baseline_trial(study)
+            if baseline is not None:
+                print(f"baseline (your configured values, trial {baseline.number}): fitness {baseline.value:.4f}"
+                      + (" - tuning found nothing better" if baseline.number == best.number
+                         else f"; best is {best.value - baseline.value:+.4f}"))
             print(f"wrote {best_yaml} (train with: turboyolo train cfg={best_yaml}), trials.csv and plots in {folder}")
         else:
             print(f"no trial completed yet; trials.csv in {folder}")
