@@ -1,6 +1,6 @@
 """What `turboyolo tune` buys on BCCD at a fixed wall-clock budget.
 
-    python benchmarks/tune_bccd.py [--hours 0.75] [--trial-epochs 8] [--final-epochs 25] [--baseline-run DIR]
+    python benchmarks/tune_bccd.py [--hours 0.75] [--trial-epochs 8] [--final-epochs 25] [--baseline-run DIR] [--name N]
 
 1. `turboyolo tune` on BCCD (model n, imgsz 416, batch 16, cache=ram) for --hours, trials of
    --trial-epochs epochs with median pruning (close_mosaic scaled to the short schedule);
@@ -46,6 +46,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--final-epochs", type=int, default=25)
     parser.add_argument("--baseline-run", default=None, help="a finished default-config run of --final-epochs")
     parser.add_argument("--project", default="runs/bench")
+    parser.add_argument("--name", default="tune-bccd", help="the study's folder under --project (an existing one continues)")
     args = parser.parse_args(argv)
     project = (ROOT / args.project).absolute()
     close_final = min(10, args.final_epochs // 2)
@@ -53,9 +54,9 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     turboyolo("tune", f"data={args.data}", *SETTINGS, f"epochs={args.trial_epochs}", "trials=1000",
               f"time={args.hours}", f"close_mosaic={max(1, args.trial_epochs * close_final // args.final_epochs)}",
-              f"project={project}", "name=tune-bccd")
+              f"project={project}", f"name={args.name}")
     tune_min = (time.perf_counter() - started) / 60
-    folder = project / "tune-bccd"
+    folder = project / args.name
     trials = list(csv.DictReader((folder / "trials.csv").open()))
     best = folder / "best.yaml"
     turboyolo("train", f"cfg={best}", f"epochs={args.final_epochs}", f"close_mosaic={close_final}",
@@ -69,10 +70,20 @@ def main(argv: list[str]) -> int:
         baseline = final_row(project / "default-final")
 
     states = [t["state"] for t in trials]
-    result = {"machine": describe_machine(), "args": vars(args),
+    # at the trials' own length: the study's baseline trial (the default config) against its best trial
+    complete = [t for t in trials if t["state"] == "complete"]
+    best_trial = max(complete, key=lambda t: float(t["fitness"]))
+    baseline_trial = next((t for t in complete if t.get("baseline") == "yes"), None)
+    at_trial_length = {"best_trial": int(best_trial["trial"]), "best_fitness": float(best_trial["fitness"]),
+                       "baseline_fitness": float(baseline_trial["fitness"]) if baseline_trial else None}
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": describe_machine(), "args": vars(args),
               "tune_minutes": tune_min, "trials": len(trials), "complete": states.count("complete"),
-              "pruned": states.count("pruned"), "best_yaml": best.read_text(), "default": baseline, "tuned": tuned}
+              "pruned": states.count("pruned"), "best_yaml": best.read_text(), "at_trial_length": at_trial_length,
+              "default": baseline, "tuned": tuned}
     print(f"\ntuning: {tune_min:.0f} min, {len(trials)} trials ({result['complete']} complete, {result['pruned']} pruned)")
+    print(f"at {args.trial_epochs} epochs (fitness = 0.1 mAP50 + 0.9 mAP50-95): default config (trial 0) "
+          f"{at_trial_length['baseline_fitness']}, best trial {at_trial_length['best_trial']} "
+          f"{at_trial_length['best_fitness']:.4f}")
     print(f"{'config':<10} {'mAP50':>6} {'mAP50-95':>8}   ({args.final_epochs} epochs, val split)")
     for label, row in (("default", baseline), ("tuned", tuned)):
         print(f"{label:<10} {row['mAP50']:>6.3f} {row['mAP50-95']:>8.3f}")
