@@ -46,9 +46,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 PEER_SCRIPT = ROOT / "benchmarks" / "ultralytics_peer.py"
 CACHE = Path.home() / ".cache" / "turboyolo-bench"
 CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
-# ours-fp32: our defaults at amp=off, the equal-precision comparison with the peer (which trains in fp32 on CPU)
-TRAINERS = ("ours", "ours-fp32", "stock", "tuned")
-OURS_EXTRA = {"ours": [], "ours-fp32": ["amp=off"]}
+# ours-fp32: our defaults at amp=off, the equal-precision comparison with the peer (which trains in fp32 on CPU);
+# ours-fp32-compile adds torch.compile (its compile time shows in the whole-process seconds, not in images/s)
+TRAINERS = ("ours", "ours-fp32", "ours-fp32-compile", "stock", "tuned")
+OURS_EXTRA = {"ours": [], "ours-fp32": ["amp=off"], "ours-fp32-compile": ["amp=off", "compile=true"]}
 TUNED_TORCH_THREADS = 2
 # checks that the peer venv can train and validate (torchvision's compiled ops load beside its torch)
 PEER_IMPORT_CHECK = ("import torch, torchvision, ultralytics; "
