@@ -6,7 +6,6 @@ import warnings
 
 import cv2
 import numpy as np
-import pytest
 import torch
 
 from turboyolo.cli import main

@@ -8,16 +8,15 @@ from __future__ import annotations
 import os
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from turboyolo.config.derived import Derived, derive
 from turboyolo.engine import amp as amp_lib
-from turboyolo.engine.checkpoint import load_checkpoint, sweep_temp_files
+from turboyolo.engine.checkpoint import sweep_temp_files
 from turboyolo.engine.ema import ModelEMA
-from turboyolo.engine.optim import build_optimizer, resolve_optimizer
+from turboyolo.engine.optim import build_optimizer, planned_optimizer
 from turboyolo.engine.progress import describe_processes
 from turboyolo.engine.resume import (ELASTIC_MARK, elastic_run_dir, load_resume_checkpoint, resolve_resume_path,
                                      restore_train_state)
@@ -129,10 +128,7 @@ def build_training_setup(cfg) -> TrainingSetup:
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model = model.to(env.device, memory_format=memory_format)
 
-    derived_probe = derive(cfg, env.world_size)
-    batches_per_epoch = max(1, -(-len(train_records) // derived_probe.global_batch))
-    total_steps = cfg.epochs * batches_per_epoch // derived_probe.micro_steps_per_step
-    opt_name, base_lr = resolve_optimizer(cfg.optimizer, total_steps, len(names), cfg.lr0, "lr0" in cfg.given)
+    opt_name, base_lr = planned_optimizer(cfg, len(train_records), len(names), env.world_size)
     derived = derive(cfg, env.world_size, base_lr)
 
     if ckpt is not None:

@@ -17,7 +17,6 @@ foreground anchors; the only dense work is the class logits' BCE and one gradien
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from turboyolo.config import default_of
