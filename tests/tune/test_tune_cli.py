@@ -146,3 +146,18 @@ def test_a_new_study_first_trains_the_configured_values_clamped_into_the_space(t
     assert first.suggest_float("lr0", 2e-4, 2e-2, log=True) == pytest.approx(2e-2)
     assert first.suggest_categorical("optimizer", ["adamw", "sgd"]) == "sgd"
     assert study.trials[0].user_attrs[BASELINE_ATTR] is True
+
+
+@pytest.mark.slow
+def test_dataset_problems_print_once_per_study_not_per_trial(tiny_model, tmp_path, recwarn):
+    from turboyolo.data.records import DatasetWarning
+    from turboyolo.data.synth import generate_synthetic
+
+    data = generate_synthetic(tmp_path / "synth", n_train=8, n_val=4, imgsz=64, nc=2, seed=3)
+    label = sorted((tmp_path / "synth").rglob("labels/train/*.txt"))[0]
+    label.write_text(label.read_text() + "0 0.5 0.5 0 0\n")  # a zero-area box: one problem line
+    tune([f"data={data}", f"model={tiny_model}", "imgsz=64", "batch=4", "workers=0", "amp=off", "plots=false",
+          "close_mosaic=0", "trials=2", "epochs=1", "pruner=none", f"project={tmp_path / 'runs'}", "name=s"])
+    assert len(rows(tmp_path / "runs" / "s")) == 2
+    shown = [w for w in recwarn if issubclass(w.category, DatasetWarning)]
+    assert len(shown) == 1 and label.stem in str(shown[0].message)

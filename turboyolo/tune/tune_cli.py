@@ -26,16 +26,27 @@ def trial_config(cfg, params: dict, folder: Path):
                          "verbose": False})
 
 
-def trainer_picked(cfg, params) -> dict:
+def trainer_picked(cfg, params, data) -> dict:
     """Tuned keys whose configured value the trainer picks itself: optimizer=auto chooses lr0 by run length
     and class count unless lr0 is given (a trial's sampled lr0 counts as given)."""
     if cfg.optimizer != "auto" or "lr0" in cfg.given or "lr0" not in {p.key for p in params}:
         return {}
-    from turboyolo.data.formats import load_dataset
     from turboyolo.engine.optim import planned_optimizer
 
-    data = load_dataset(cfg.data, cfg.cache_dir, verbose=False, difficult=cfg.difficult)
     return {"lr0": planned_optimizer(cfg, len(data.split("train")), len(data.names))[1]}
+
+
+def load_data_once(cfg):
+    """Read the dataset before any trial: a wrong path fails at once, and its problem lines (a skipped
+    box, ...) print here once instead of again in every trial."""
+    import warnings
+
+    from turboyolo.data.formats import load_dataset
+    from turboyolo.data.records import DatasetWarning
+
+    data = load_dataset(cfg.data, cfg.cache_dir, verbose=False, difficult=cfg.difficult)
+    warnings.simplefilter("ignore", DatasetWarning)  # inside run()'s catch_warnings
+    return data
 
 
 def estimate_trial_s(study) -> float | None:
@@ -48,9 +59,18 @@ def estimate_trial_s(study) -> float | None:
 
 
 def run(cfg, positional=None) -> int:
+    import warnings
+
     from turboyolo.errors import require_extra
 
     require_extra("optuna", "tune", "turboyolo tune")
+    if cfg.resume:
+        raise ConfigError("tune continues a study by rerunning the same command; resume= is for train")
+    with warnings.catch_warnings():  # the silencing of dataset problem lines ends with the study
+        return _study(cfg, load_data_once(cfg))
+
+
+def _study(cfg, data) -> int:
     from optuna.trial import TrialState
 
     from turboyolo.tune.report import write_report
@@ -59,8 +79,6 @@ def run(cfg, positional=None) -> int:
                                       open_study, recover_dead_trials)
     from turboyolo.tune.trial_run import PRUNED, TrialReporter, run_trial
 
-    if cfg.resume:
-        raise ConfigError("tune continues a study by rerunning the same command; resume= is for train")
     started = time.time()
     deadline = started + cfg.time * 3600 if cfg.time else None
     folder = Path(cfg.project if "project" in cfg.given else "runs/tune") / (cfg.name or "tune")
@@ -80,7 +98,7 @@ def run(cfg, positional=None) -> int:
               + (f", {cfg.time:g} h budget" if deadline else "") + f", sampler {cfg.sampler}, pruner {cfg.pruner}")
         print("tuning " + ", ".join(p.describe() for p in params)
               + (f"; fixed by you: {', '.join(fixed)}" if fixed else ""))
-    if not study.trials and enqueue_baseline(study, configured_values(params, cfg, trainer_picked(cfg, params))) \
+    if not study.trials and enqueue_baseline(study, configured_values(params, cfg, trainer_picked(cfg, params, data))) \
             and cfg.verbose:
         print("trial 0 trains your configured values (the baseline the study is measured against)")
     recovered = recover_dead_trials(study)
