@@ -50,6 +50,7 @@ CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 # ours-fp32-compile adds torch.compile (its compile time shows in the whole-process seconds, not in images/s)
 TRAINERS = ("ours", "ours-fp32", "ours-fp32-compile", "stock", "tuned")
 OURS_EXTRA = {"ours": [], "ours-fp32": ["amp=off"], "ours-fp32-compile": ["amp=off", "compile=true"]}
+DEFAULT_TRAINERS = ("ours", "ours-fp32", "stock", "tuned")  # compile's arm on request (--only): 3+ min to compile
 TUNED_TORCH_THREADS = 2
 # checks that the peer venv can train and validate (torchvision's compiled ops load beside its torch)
 PEER_IMPORT_CHECK = ("import torch, torchvision, ultralytics; "
@@ -207,7 +208,7 @@ def parse_args(argv: list[str]):
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     args.cache = args.cache.resolve()
-    trainers = [t for t in TRAINERS if t in (args.only or TRAINERS)]
+    trainers = [t for t in TRAINERS if t in (args.only or DEFAULT_TRAINERS)]
     args.cache.mkdir(parents=True, exist_ok=True)
     peer_python, peer_version = (None, None)
     if set(trainers) - set(OURS_EXTRA):
