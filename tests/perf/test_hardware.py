@@ -37,11 +37,10 @@ def test_machine_key_depends_on_threads():
 
 
 def test_describe_machine_names_processor_cores_and_torch(monkeypatch):
-    import os
-
     import torch
     monkeypatch.setattr(hardware, "cpu_model", lambda: "Test CPU 9000")
     line = hardware.describe_machine()
     assert line.startswith("Test CPU 9000, ")
-    assert f"{len(os.sched_getaffinity(0))} usable cores" in line
+    from turboyolo.cores import usable_cores
+    assert f"{usable_cores()} usable cores" in line
     assert line.endswith(f"torch {torch.__version__}")

@@ -48,6 +48,10 @@ def run(cfg, positional: list[str]) -> int:
         return train_once(cfg)
     else:
         raise ConfigError(f"bench: unknown command '{command}'; use model, hw, scaling or scaling predict")
+    from turboyolo.perf.hardware import describe_machine
+
+    figures["machine"] = describe_machine()  # every figure says where it was measured
+    print(f"machine: {figures['machine']}")
     if cfg.out:
         print(f"wrote {write_json(cfg.out, figures)}")
     return 0

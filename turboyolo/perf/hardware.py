@@ -43,8 +43,9 @@ def describe_machine() -> str:
     except OSError:
         flags = ""
     extras = [flag for flag in ("avx512_bf16", "amx_bf16") if f" {flag}" in flags]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    line = f"{cpu_model()}, {cores} usable cores"
+    from turboyolo.cores import usable_cores
+
+    line = f"{cpu_model()}, {usable_cores()} usable cores"
     if extras:
         line += ", " + ", ".join(extras)
     if torch.cuda.is_available():
