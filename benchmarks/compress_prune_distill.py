@@ -33,9 +33,9 @@ from turboyolo.cli import main as turboyolo
 from turboyolo.config import build_config
 from turboyolo.engine.checkpoint import eval_model, load_checkpoint
 from turboyolo.engine.trainer import Trainer
-from turboyolo.perf.hardware import describe_machine
 from turboyolo.model.build import build_model
 from turboyolo.perf.flops import count_params, inference_flops_per_image
+from turboyolo.perf.hardware import describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

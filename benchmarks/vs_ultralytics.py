@@ -24,7 +24,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -37,6 +36,7 @@ import yaml
 from benchmarks.process_watch import run_watched
 from benchmarks.vs_ultralytics_report import (markdown_table, median_over_repeats, ratios_against, read_ours,
                                               read_peer, summarize_run)
+from turboyolo.perf.hardware import describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 # the checkout's shared/ data sits beside the repository (or beside the folder of worktrees)
@@ -175,14 +175,6 @@ def run_once(trainer: str, repeat: int, args, data: dict[str, Path], train_image
     return {"summary": summary, "rows": rows, "row_seen_s": watched.row_seen_s}
 
 
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or platform.machine())
-    flags = Path("/proc/cpuinfo").read_text()
-    extras = [flag for flag in ("avx512_bf16", "amx_bf16") if f" {flag}" in flags]
-    return f"{model}, {len(os.sched_getaffinity(0))} usable cores{', ' + ', '.join(extras) if extras else ''}"
-
-
 def ours_version() -> str:
     from turboyolo import __version__
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
@@ -223,7 +215,7 @@ def main(argv: list[str]) -> int:
     summaries = {t: median_over_repeats([r["summary"] for r in runs[t]]) for t in trainers}
     ratios = {t: ratios_against(summaries[t], summaries["tuned"]) for t in trainers if "tuned" in summaries and t != "tuned"}
     result = {
-        "date": datetime.date.today().isoformat(), "machine": machine(), "ours": ours_version(),
+        "date": datetime.date.today().isoformat(), "machine": describe_machine(), "ours": ours_version(),
         "peer": f"ultralytics torch torchvision = {peer_version}" if peer_version else None,
         "settings": {"model": "n from scratch (yolov8n.yaml)", "imgsz": 416, "batch": 16, "epochs": args.epochs,
                      "workers": 2, "val_every_epochs": 1, "fraction": args.fraction, "train_images": train_images,
