@@ -162,3 +162,21 @@ def test_dataset_problems_print_once_per_study_not_per_trial(tiny_model, tmp_pat
     assert len(rows(tmp_path / "runs" / "s")) == 2
     shown = [w for w in recwarn if issubclass(w.category, DatasetWarning)]
     assert len(shown) == 1 and label.stem in str(shown[0].message)
+
+
+def test_a_rerun_does_not_sample_the_points_of_the_first_run_again(tmp_path):
+    from turboyolo.tune.study import open_study
+
+    storage = str(tmp_path / "s.journal")
+
+    def draw_two(study) -> list[float]:
+        values = []
+        for _ in range(2):
+            trial = study.ask()
+            values.append(trial.suggest_float("lr0", 1e-4, 1e-2, log=True))
+            study.tell(trial, 0.5)
+        return values
+
+    first = draw_two(open_study(storage, "s", "tpe", "none", epochs=3, seed=0))
+    again = draw_two(open_study(storage, "s", "tpe", "none", epochs=3, seed=0))  # the same command, rerun
+    assert not set(first) & set(again)

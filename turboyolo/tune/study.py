@@ -51,9 +51,12 @@ def open_study(storage: str, name: str, sampler: str, pruner: str, epochs: int, 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
-    return optuna.create_study(study_name=name, storage=open_storage(storage), direction="maximize",
-                               sampler=make_sampler(sampler, seed), pruner=make_pruner(pruner, epochs),
-                               load_if_exists=True)
+    study = optuna.create_study(study_name=name, storage=open_storage(storage), direction="maximize",
+                                sampler=make_sampler(sampler, seed), pruner=make_pruner(pruner, epochs),
+                                load_if_exists=True)
+    if study.trials:  # a rerun or a second process: a sampler seeded as the first one would repeat its points
+        study.sampler = make_sampler(sampler, seed + len(study.trials))
+    return study
 
 
 class TrialLock:
